@@ -1,0 +1,3 @@
+from gitkube.cli.main import run
+
+run()
