@@ -7,7 +7,7 @@ pre-compiled fast-path validator so that no CLI run pays the compilation cost.
 
 Outputs (commit both after re-running):
   gitkube/schema/data/definitions.json  {"kinds": {Kind: schema}, "definitions": {name: schema}}
-  gitkube/schema/data/fast_validators.py  fastjsonschema code validating {Kind: object}
+  gitkube/schema/_fast_validators.py     fastjsonschema code validating {Kind: object}
 
 Re-run (needs the `bench` extra, i.e. kubernetes-validate, installed):
   python3 tools/gen_schemas.py [--k8s-version 1.33.0]
@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from gitkube.kinds import KINDS, KindInfo  # noqa: E402
 
 OUT_DIR = ROOT / "gitkube" / "schema" / "data"
+FAST_MODULE = ROOT / "gitkube" / "schema" / "_fast_validators.py"
 KEEP = {"type", "properties", "additionalProperties", "required", "items", "enum", "$ref", "oneOf"}
 NAME_PREFIXES = ("io.k8s.api.", "io.k8s.apimachinery.pkg.")
 REF_PREFIXES = ("/api/_definitions.json#/$defs/", "#/$defs/")
@@ -108,13 +109,14 @@ def merge_type_union(branches: list[Schema]) -> Schema:
 
 def refs_in(node: Any) -> set[str]:
     if isinstance(node, dict):
-        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
-        for value in node.values():
-            found |= refs_in(value)
-        return found
-    if isinstance(node, list):
-        return set().union(*(refs_in(v) for v in node)) if node else set()
-    return set()
+        found, children = ({node["$ref"]} if isinstance(node.get("$ref"), str) else set()), node.values()
+    elif isinstance(node, list):
+        found, children = set(), node
+    else:
+        return set()
+    for child in children:
+        found |= refs_in(child)
+    return found
 
 
 def reachable(roots: list[Schema], source_defs: dict[str, Schema]) -> dict[str, Schema]:
@@ -170,10 +172,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--k8s-version", default="1.33.0")
     args = parser.parse_args()
-    bundle = build(args.k8s_version)
+    text = json.dumps(build(args.k8s_version), separators=(",", ":"), sort_keys=True)
+    bundle = json.loads(text)  # generate the code from exactly what is committed, key order included
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    (OUT_DIR / "definitions.json").write_text(json.dumps(bundle, separators=(",", ":"), sort_keys=True) + "\n")
-    (OUT_DIR / "fast_validators.py").write_text(fast_code(bundle))
+    (OUT_DIR / "definitions.json").write_text(text + "\n")
+    FAST_MODULE.write_text(fast_code(bundle))
     print(f"{len(bundle['kinds'])} kinds, {len(bundle['definitions'])} definitions -> {OUT_DIR}")
 
 

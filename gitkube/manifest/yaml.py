@@ -7,6 +7,7 @@ is the string "2024-01-01", not a date object).
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
@@ -41,3 +42,12 @@ def position_error(exc: BaseException) -> tuple[int, int, str]:
     if mark is None:
         return 0, 0, message
     return mark.line + 1, mark.column + 1, message
+
+
+def drop_nulls(value: Any) -> Any:
+    """Kubernetes reads `field: null` (and an empty `field:`) as an absent field."""
+    if isinstance(value, dict):
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [drop_nulls(v) for v in value]
+    return value

@@ -66,7 +66,9 @@ def check_manifest(raw: dict, default_namespace: str = "default") -> tuple[dict 
         return None, problems
     from gitkube.schema.convert import convert
 
-    obj, conv = convert(raw)
+    from gitkube.manifest.yaml import drop_nulls
+
+    obj, conv = convert(drop_nulls(raw))
     problems.extend(conv)
     if any(p.severity is Severity.ERROR for p in conv):
         return None, problems

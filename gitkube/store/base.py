@@ -66,6 +66,9 @@ class Store(Protocol):
     def get(self, kind: str, namespace: str, name: str) -> dict | None:
         """The object, or None. `namespace` is "" for cluster-scoped kinds."""
 
+    def get_many(self, keys: list[ObjectKey]) -> dict[ObjectKey, dict]:
+        """The objects that exist among `keys`, in one round trip (diff of a whole repository)."""
+
     def list(self, kind: str | None = None, namespace: str | None = None,
              selector: Selector | None = None) -> list[dict]:
         """Objects of `kind` (all kinds when None) in `namespace` (all when None) matching `selector`,
