@@ -17,6 +17,8 @@ def apply(
     prune: Annotated[bool, typer.Option("--prune", help="Delete objects this source applied before and no longer declares.")] = False,
     force_prune: Annotated[bool, typer.Option("--force-prune", help="Allow prune to delete everything or more than half of the source's objects.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would happen; write nothing.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Run the agent until every applied object is ready; fail fast on image pull failures, crash loops and failed Jobs (exit 1).")] = False,
+    timeout: Annotated[str, typer.Option("--timeout", help="How long --wait may take (e.g. 90s, 5m).")] = "5m",
 ) -> None:
     from gitkube.apply.apply import check_namespaces, check_prune_safety, compute, execute
     from gitkube.apply.source import source_for_paths
@@ -32,3 +34,8 @@ def apply(
     outcome = execute(store, plan, checked.objects, source, dry_run=dry_run, prune=prune)
     for line in outcome.lines:
         typer.echo(line)
+    if wait and not dry_run:
+        from gitkube.apply.apply import key_of
+        from gitkube.cli.common import wait_until_ready
+
+        raise typer.Exit(wait_until_ready(store, [key_of(v.obj) for v in checked.objects], timeout))

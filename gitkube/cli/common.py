@@ -47,3 +47,28 @@ def use_color(stream=sys.stdout) -> bool:
     import os
 
     return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def ssh_options(accept_new_host_key: bool = False):
+    from gitkube.runtime.connection import SshOptions
+
+    return SshOptions(accept_new_host_key=accept_new_host_key)
+
+
+def wait_until_ready(store, keys: list, timeout: str) -> int:
+    """Exit code of `--wait`: 0 all ready, 1 something failed or timed out."""
+    from gitkube.agent.loop import Agent
+    from gitkube.agent.wait import parse_duration, plain_reporter, wait_for
+
+    seconds = parse_duration(timeout)
+    result = wait_for(store, keys, seconds, plain_reporter(),
+                      agent_factory=lambda: Agent(store, ssh_options=ssh_options()))
+    if result.ok:
+        sys.stdout.write(f"all {len(keys)} objects ready\n")
+        return 0
+    for key, v in result.failed.items():
+        sys.stderr.write(f"error: {key.kind.lower()}/{key.name} failed: {v.message}\n")
+    if not result.failed:
+        waiting = ", ".join(f"{k.kind.lower()}/{k.name} ({v.message})" for k, v in result.pending.items())
+        sys.stderr.write(f"error: timed out after {timeout} waiting for {waiting}\n")
+    return 1

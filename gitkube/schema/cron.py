@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from croniter import CroniterBadDateError, croniter
 
@@ -90,18 +90,28 @@ class CronSchedule:
     def next_after(self, dt: datetime) -> datetime | None:
         """The first activation strictly after `dt`, in `dt`'s time zone; None if it never fires.
 
-        None is robfig's zero time: no match within five years (e.g. `59 23 31 2 *`).
+        None is robfig's zero time: no match within five years (e.g. `59 23 31 2 *`). A wall-clock
+        time that a DST jump skips does not fire that day (robfig); croniter would shift it instead.
         """
-        if self.every is not None:
-            return dt.replace(microsecond=0) + self.every
+        if self.every is not None:  # elapsed time, not wall-clock time, as Go's t.Add
+            start = dt.replace(microsecond=0)
+            if start.tzinfo is None:
+                return start + self.every
+            return (start.astimezone(timezone.utc) + self.every).astimezone(start.tzinfo)
         sets = (self.minutes, self.hours, self.days_of_month, self.months, self.days_of_week)
         if not all(sets):  # robfig accepts an all-comma field such as "," which selects nothing
             return None
         it = croniter(self.croniter_expr, dt, day_or=self.day_or, max_years_between_matches=_MAX_YEARS)
         try:
-            return it.get_next(datetime)
+            found = it.get_next(datetime)
+            # croniter moves a local time that a DST jump skips; robfig skips it instead.
+            while not (found.minute in self.minutes and found.hour in self.hours):
+                if found.year - dt.year > _MAX_YEARS:
+                    return None
+                found = it.get_next(datetime)
         except CroniterBadDateError:
             return None
+        return found
 
 
 def _join(values: frozenset[int], full: _Bounds | None = None) -> str:

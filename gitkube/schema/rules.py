@@ -6,7 +6,7 @@ problem carries a stable kebab-case rule id and the most precise field path; the
 the path into file:line:col.
 
 Rule ids, by module:
-  rules_meta     invalid-name, invalid-generate-name, name-required, invalid-namespace,
+  rules_meta     invalid-name, invalid-generate-name, invalid-namespace,
                  invalid-label-key, invalid-label-value, invalid-annotation-key,
                  reserved-label-prefix, invalid-prune-label
   rules_pod      invalid-container-name, duplicate-container-name, invalid-port-name,
@@ -16,10 +16,11 @@ Rule ids, by module:
   rules_workload selector-mismatch, required-selector, empty-selector, invalid-operator,
                  selector-values-required, selector-values-forbidden, manual-selector-required,
                  selector-not-allowed, indexed-completions-required, indexed-job-name,
-                 name-too-long, invalid-schedule, invalid-time-zone, invalid-concurrency-policy
+                 name-too-long, invalid-schedule, invalid-time-zone
   rules_service  port-name-required, duplicate-port, nodeport-range, nodeport-not-allowed,
                  externalname-required, invalid-external-name, clusterip-not-allowed,
                  invalid-session-timeout, invalid-endpoint-ip
+  all of them    unsupported-value (a field with a fixed set of values; the schema has no enums)
   cross-object   endpoints-without-service (warning), ingress-unknown-service (warning),
                  nodeport-conflict
 """

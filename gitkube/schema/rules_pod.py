@@ -55,12 +55,15 @@ def check_pod_template(template: dict, path: Path, restart_policies: tuple[str, 
 
 def _check_restart_policy(spec: dict, path: Path, allowed: tuple[str, ...]) -> Problems:
     policy = spec.get("restartPolicy")
+    if "Always" in allowed:
+        hint = "this controller replaces pods that stop, so their containers must always restart"
+    else:
+        hint = "pods of a Job run to completion; the Pod default Always would never let them finish"
     if policy in (None, ""):
         if "Always" not in allowed:  # the Pod default would be Always, which this controller rejects
-            yield required(path, "invalid-restart-policy", f"supported values: {quoted_list(allowed)}",
-                           "the Pod default restartPolicy Always is not allowed here")
+            yield required(path, "invalid-restart-policy", f"supported values: {quoted_list(allowed)}", hint)
     elif isinstance(policy, str) and policy not in allowed:
-        yield unsupported(path, "invalid-restart-policy", policy, allowed)
+        yield unsupported(path, "invalid-restart-policy", policy, allowed, hint)
 
 
 def check_pod_spec(spec: dict, path: Path) -> Problems:

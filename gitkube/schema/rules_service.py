@@ -24,10 +24,10 @@ from gitkube.schema.rules_base import (
     required,
 )
 from gitkube.schema.rules_meta import check_labels
+from gitkube.schema.rules_pod import PROTOCOLS
 
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
-PROTOCOLS = ("TCP", "UDP", "SCTP")
 TRAFFIC_POLICIES = ("Cluster", "Local")
 NODE_PORT_RANGE = range(30000, 32768)  # kube-apiserver's default --service-node-port-range
 CLIENT_IP_TIMEOUT_RANGE = range(1, 86401)

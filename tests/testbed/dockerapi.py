@@ -97,3 +97,34 @@ def remove_container(sock: str, cid: str, force: bool = True) -> None:
 def image_exists(sock: str, ref: str) -> bool:
     status, _ = request(sock, "GET", f"/images/{urllib.parse.quote(ref, safe='/:')}/json")
     return status == 200
+
+
+def main(argv=None) -> int:
+    """`python3 -m testbed.dockerapi ping URL` / `wait URL [TIMEOUT] [PID]` -> exit 0 when the engine answers."""
+    import os
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) < 2 or args[0] not in ("ping", "wait"):
+        print("usage: python3 -m testbed.dockerapi ping|wait unix:///path/docker.sock [TIMEOUT] [PID]",
+              file=sys.stderr)
+        return 2
+    if args[0] == "ping":
+        return 0 if ping(args[1]) else 1
+    timeout = float(args[2]) if len(args) > 2 else 60.0
+    pid = int(args[3]) if len(args) > 3 else None
+
+    def alive() -> bool:
+        if pid is None:
+            return True
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+
+    return 0 if wait_ping(args[1], timeout, alive=alive) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,210 @@
+"""The agent: a level-triggered loop that makes the world match the Store.
+
+Each pass reads a snapshot (objects from the Store, containers from every ready node, one list
+call each), lets the controllers compute what to do, writes changed statuses in one transaction
+and queues side effects on the executor. A pass runs when something may have changed: a Store
+write, a Docker event, a finished action, a probe verdict, a timer a plan asked for, or the
+periodic resync. Only the holder of the `agent` lease acts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from gitkube.agent.executor import Executor
+from gitkube.agent.kubelet import Kubelet
+from gitkube.agent.nodes import NodePool, ensure_local_node
+from gitkube.agent.prober import Prober
+from gitkube.agent.scheduler import schedule
+from gitkube.store.base import Store
+
+log = logging.getLogger("gitkube.agent")
+
+LEASE = "agent"
+LEASE_TTL = 15.0
+RESYNC_SECONDS = 10.0
+
+
+class Agent:
+    def __init__(self, store: Store, *, workers: int = 8, resync: float = RESYNC_SECONDS,
+                 ssh_options: object | None = None, sandbox_image: str | None = None,
+                 heartbeat: float | None = None):
+        self.store = store
+        self.resync = resync
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.executor = Executor(workers, self.wake)
+        self.prober = Prober(self.wake)
+        pool_args = {} if heartbeat is None else {"heartbeat": heartbeat}
+        self.nodes = NodePool(store, self.wake, ssh_options, sandbox_image, **pool_args)
+        self.kubelet = Kubelet(store, self.executor, self.prober)
+        self._listers = ThreadPoolExecutor(4, thread_name_prefix="observe")
+        self._watchers: dict[str, threading.Thread] = {}
+        self.passes = 0
+        self.has_lease = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Finish the current pass and return from run()."""
+        self._stop.set()
+        self._wake.set()
+
+    # --- the loop ------------------------------------------------------------------------------
+    def run(self, until: Callable[[], bool] | None = None, timeout: float | None = None) -> bool:
+        """Run passes until stopped, or until `until()` is true (returns True) or `timeout` passes
+        (returns False)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        watcher = threading.Thread(target=self._watch_store, name="store-watch", daemon=True)
+        watcher.start()
+        ensure_local_node(self.store)
+        try:
+            while not self._stop.is_set():
+                self._wake.clear()
+                delay = self.step()
+                if until is not None and until():
+                    return True
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    delay = min(delay, left)
+                self._wake.wait(delay)
+            return False
+        finally:
+            self._stop.set()
+            self.close()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+        self.prober.close()
+        self.nodes.close()
+        self._listers.shutdown(wait=False, cancel_futures=True)
+        if self.has_lease:
+            try:
+                self.store.release_lease(LEASE, self.holder)
+            except Exception:
+                pass
+
+    def _watch_store(self) -> None:
+        rev = self.store.revision()
+        while not self._stop.is_set():
+            new = self.store.wait_for_change(rev, 1.0)
+            if new != rev:
+                rev = new
+                self._wake.set()
+
+    def step(self) -> float:
+        """One pass; returns how long until the next pass is needed at the latest."""
+        self.has_lease = self.store.acquire_lease(LEASE, self.holder, LEASE_TTL)
+        if not self.has_lease:
+            return LEASE_TTL / 3
+        self.passes += 1
+        now = time.time()
+        node_objs = self.store.list("Node")
+        self.nodes.sync(node_objs)
+        pods = self.store.list("Pod")
+        self._bind(pods, node_objs)
+        ready = self.nodes.ready_nodes()
+        observed = self._observe(ready)
+        self._watch_events(ready)
+        next_pass = self.resync
+        statuses: list[tuple[dict, dict]] = []
+        events = []
+        for node in ready:
+            if node.name not in observed:
+                continue
+            bound = [p for p in pods if (p.get("spec") or {}).get("nodeName") == node.name]
+            result = self.kubelet.sync_node(node, bound, observed[node.name], now)
+            statuses.extend(result.statuses)
+            events.extend(result.events)
+            if result.requeue_after is not None:
+                next_pass = min(next_pass, result.requeue_after)
+        self._write(statuses, events)
+        return next_pass
+
+    def _observe(self, nodes: list) -> dict[str, list]:
+        """List every ready node's containers in parallel; a node that fails is left out."""
+        futures = {n.name: self._listers.submit(n.runtime.list_containers) for n in nodes}
+        out = {}
+        for name, f in futures.items():
+            try:
+                out[name] = f.result(timeout=15)
+            except Exception as exc:
+                log.warning("listing containers on %s failed: %s", name, exc)
+        return out
+
+    def _bind(self, pods: list[dict], node_objs: list[dict]) -> None:
+        pending = [p for p in pods if not (p.get("spec") or {}).get("nodeName")
+                   and not p["metadata"].get("deletionTimestamp")]
+        if not pending:
+            return
+        bound = [p for p in pods if (p.get("spec") or {}).get("nodeName")]
+        from gitkube.errors import Conflict, NotFound
+
+        for b in schedule(pending, node_objs, bound):
+            pod = next(p for p in pending if p["metadata"]["uid"] == b.uid)
+            if b.node is None:
+                if (pod.get("status") or {}).get("conditions") != _unschedulable(b.message):
+                    self.store.update_status("Pod", b.namespace, b.name,
+                                             {"phase": "Pending", "conditions": _unschedulable(b.message)})
+                    self.store.record_event(pod, "FailedScheduling", b.message, "Warning")
+                continue
+            try:
+                self.store.update({**pod, "spec": {**pod["spec"], "nodeName": b.node}})
+                self.store.record_event(pod, "Scheduled", f"Successfully assigned {b.namespace}/{b.name} to {b.node}")
+                pod["spec"] = {**pod["spec"], "nodeName": b.node}
+            except (Conflict, NotFound):
+                self.wake()
+
+    def _write(self, statuses: list[tuple[dict, dict]], events: list) -> None:
+        if not statuses and not events:
+            return
+        from gitkube.errors import NotFound
+
+        with self.store.atomic():
+            for pod, status in statuses:
+                md = pod["metadata"]
+                try:
+                    self.store.update_status("Pod", md["namespace"], md["name"], status)
+                except NotFound:
+                    pass
+            for pod, type_, reason, message in events:
+                self.store.record_event(pod, reason, message, type_)
+
+    def _watch_events(self, nodes: list) -> None:
+        """A thread per node turns Docker events on gitkube containers into wake-ups."""
+        for n in nodes:
+            t = self._watchers.get(n.name)
+            if t is not None and t.is_alive():
+                continue
+            t = threading.Thread(target=self._events, args=(n,), name=f"events-{n.name}", daemon=True)
+            self._watchers[n.name] = t
+            t.start()
+
+    def _events(self, node) -> None:
+        from gitkube.runtime.labels import MANAGED_BY, MANAGED_BY_VALUE
+
+        try:
+            stream = node.conn.api.events(decode=True, filters={"label": f"{MANAGED_BY}={MANAGED_BY_VALUE}",
+                                                               "type": "container"})
+            for ev in stream:
+                if self._stop.is_set():
+                    break
+                if ev.get("Action") in ("die", "start", "destroy", "oom", "kill", "create"):
+                    self._wake.set()
+        except Exception as exc:
+            log.debug("event stream of %s ended: %s", node.name, exc)
+
+
+def _unschedulable(message: str) -> list[dict]:
+    return [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}]
