@@ -80,13 +80,13 @@ def bench_reads(directory: str) -> None:
 
 
 WRITER = """
-import sys, time
+import random, sys, time
 sys.path.insert(0, sys.argv[3])
 from gitkube.store import SqliteStore
 store = SqliteStore(sys.argv[1])
 sys.stdin.readline()
 for i in range(int(sys.argv[2])):
-    time.sleep(0.3)  # idle long enough for the waiter to reach its longest poll interval
+    time.sleep(random.uniform(0.2, 0.4))  # idle: the waiter is at its longest poll interval, any phase
     print(time.time(), flush=True)
     store.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"w{i}"}})
 """
@@ -96,7 +96,8 @@ def bench_wake_latency(directory: str, writes: int = 20) -> None:
     """Time from a write in another process to `wait_for_change` returning here."""
     path = os.path.join(directory, "wake.db")
     store = SqliteStore(path)
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, path, str(writes), str(Path(__file__).resolve().parent.parent)], stdin=subprocess.PIPE,
+    repo = str(Path(__file__).resolve().parent.parent)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, path, str(writes), repo], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     time.sleep(0.5)  # let the writer open the store
     writer.stdin.write("go\n")
@@ -104,9 +105,9 @@ def bench_wake_latency(directory: str, writes: int = 20) -> None:
     latencies = []
     rev = store.revision()
     for _ in range(writes):
-        sent = float(writer.stdout.readline())
         rev = store.wait_for_change(rev, 5.0)
-        latencies.append(time.time() - sent)
+        woke = time.time()
+        latencies.append(woke - float(writer.stdout.readline()))
     writer.wait()
     store.close()
     print(f"{'wait_for_change wake-up after a write in another process':<58} "

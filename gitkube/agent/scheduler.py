@@ -89,7 +89,7 @@ def schedule(pending: Iterable[dict], nodes: list[dict], bound: Iterable[dict]) 
         fits = []
         for node in nodes:
             name = node["metadata"]["name"]
-            labels = node["metadata"].get("labels") or {}
+            labels = {**(node["metadata"].get("labels") or {}), "kubernetes.io/hostname": name}
             if not node_ready(node):
                 reasons["node(s) were not ready"] += 1
             elif (node.get("spec") or {}).get("unschedulable") and not daemon:

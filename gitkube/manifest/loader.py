@@ -27,14 +27,15 @@ class SourceFile:
     """One input file (or stdin) and, lazily, the positions of everything in it."""
 
     name: str  # what diagnostics print
-    text: str
+    text: str | None  # None: read from `name` again when positions are needed
     _positions: list[DocPositions | None] | None = field(default=None, repr=False)
 
     @property
     def positions(self) -> list[DocPositions | None]:
         if self._positions is None:
             try:
-                docs, _ = compose_documents(self.text)
+                text = self.text if self.text is not None else FsPath(self.name).read_text(encoding="utf-8")
+                docs, _ = compose_documents(text)
             except Exception:  # positions are best effort once the fast parse succeeded
                 docs = []
             self._positions = docs
@@ -165,15 +166,16 @@ def _slow_parse(src: SourceFile, diagnostics: list[Diagnostic]) -> list[Any] | N
         diagnostics.append(Diagnostic(Severity.ERROR, "yaml-syntax", message, src.name, line, col))
         return None
     src._positions = positions
-    for doc in positions:
+    for doc, value in zip(positions, values):
         if doc is None:
             continue
+        ident = Manifest(value, src, 0) if isinstance(value, dict) else None
         for dup in doc.duplicates:
             diagnostics.append(Diagnostic(
                 Severity.ERROR, "duplicate-key",
                 f'mapping key "{dup.key}" already defined at line {dup.first_line}',
-                src.name, dup.line, dup.column, path=dup.path,
-                hint=_duplicate_hint(dup.key)))
+                src.name, dup.line, dup.column, ident.kind if ident else "", ident.name if ident else "",
+                dup.path, _duplicate_hint(dup.key)))
     return values
 
 

@@ -11,6 +11,27 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.resolver import VersionedResolver
+
+_CACHE_LIMIT = 200_000
+
+
+class CachingResolver(VersionedResolver):
+    """The tag of a plain scalar depends only on its text; manifests repeat the same texts
+    (`name`, `TCP`, `8080`) thousands of times, so remember them instead of re-running regexes."""
+
+    _plain: dict[str, object] = {}
+
+    def resolve(self, kind, value, implicit):  # type: ignore[override]
+        if kind is ScalarNode and implicit[0]:
+            tag = self._plain.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(self._plain) < _CACHE_LIMIT:
+                    self._plain[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
 
 
 class JsonLikeConstructor(SafeConstructor):
@@ -27,6 +48,7 @@ JsonLikeConstructor.add_constructor("tag:yaml.org,2002:timestamp", JsonLikeConst
 def fast_yaml() -> YAML:
     y = YAML(typ="safe")  # picks the C parser when ruamel.yaml.clib is installed
     y.Constructor = JsonLikeConstructor
+    y.Resolver = CachingResolver
     return y
 
 

@@ -5,7 +5,7 @@ uses). With it, sshd connects the channel straight to a unix socket on the node,
 remote CLI, no login shell and no process per connection. The CHANNEL_OPEN message is built here the
 way ``paramiko.Transport.open_channel`` builds it (RFC 4254 §5.1 plus the OpenSSH PROTOCOL file §2.4).
 
-Both channel kinds share one opener because paramiko's own has two flaws for us: its default wait is
+All channel kinds share one opener because paramiko's own has two flaws for us: its default wait is
 3600 s, and a channel that opens *after* the caller gave up stays open on the server for the life of
 the connection. Here the wait is bounded and a late-opening channel is closed at once.
 
@@ -65,7 +65,7 @@ def open_streamlocal(transport: paramiko.Transport, path: str, timeout: float) -
         m.add_string("")  # reserved
         m.add_int(0)  # reserved
 
-    return _open(transport, STREAMLOCAL, payload, f"unix socket {path}", timeout)
+    return _open(transport, STREAMLOCAL, payload, f"a connection to unix socket {path}", timeout)
 
 
 def open_direct_tcpip(transport: paramiko.Transport, host: str, port: int, timeout: float) -> Channel:
@@ -77,7 +77,12 @@ def open_direct_tcpip(transport: paramiko.Transport, host: str, port: int, timeo
         m.add_string("127.0.0.1")  # originator address: informational only
         m.add_int(0)
 
-    return _open(transport, DIRECT_TCPIP, payload, f"{host}:{port}", timeout)
+    return _open(transport, DIRECT_TCPIP, payload, f"a connection to {host}:{port}", timeout)
+
+
+def open_session(transport: paramiko.Transport, timeout: float) -> Channel:
+    """A session channel, for one remote command (``exec``)."""
+    return _open(transport, "session", lambda m: None, "a session", timeout)
 
 
 def _open(transport: paramiko.Transport, kind: str, payload, what: str, timeout: float) -> Channel:
@@ -117,4 +122,6 @@ def _open(transport: paramiko.Transport, kind: str, payload, what: str, timeout:
     reason = saved.text if isinstance(saved, paramiko.ChannelException) else "open failed"
     if code == _PROHIBITED:
         reason += f" (sshd forbids {kind} channels: AllowStreamLocalForwarding / AllowTcpForwarding)"
-    raise ChannelOpenFailed(f"sshd could not connect to {what}: {reason}", code)
+    elif kind == "session":
+        reason += " (sshd MaxSessions reached?)"
+    raise ChannelOpenFailed(f"sshd could not open {what}: {reason}", code)

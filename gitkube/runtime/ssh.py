@@ -12,6 +12,7 @@ Host keys are verified by default; an unknown key is trusted only on explicit op
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import socket
 import threading
@@ -24,6 +25,18 @@ from gitkube.errors import PermanentError, RuntimeFailure, TransientError
 
 DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock"
 GLOBAL_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts"
+PARAMIKO_LOG = "gitkube.ssh.paramiko"  # our transports log here instead of "paramiko.transport"
+
+
+class _DropChannelOpenFailures(logging.Filter):
+    """paramiko logs a refused channel open at ERROR; we raise ChannelOpenFailed instead, and a
+    probe of a pod that is still starting must not fill the log with errors."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "open FAILED" not in str(record.msg)
+
+
+logging.getLogger(PARAMIKO_LOG).addFilter(_DropChannelOpenFailures())
 
 
 @dataclass
@@ -123,7 +136,9 @@ def open_client(target: SshTarget, options: SshOptions) -> paramiko.SSHClient:
         client.close()
         sock.close()
         raise _connect_error(target, e) from e
-    client.get_transport().set_keepalive(options.keepalive)
+    transport = client.get_transport()
+    transport.set_keepalive(options.keepalive)
+    transport.set_log_channel(PARAMIKO_LOG)
     return client
 
 

@@ -39,19 +39,18 @@ def apply_defaults(obj: dict) -> dict:
 
 
 def _copy(value: Any) -> Any:
-    """Deep copy of JSON-shaped data, several times faster than copy.deepcopy (no memo, no dispatch)."""
-    if type(value) is dict:
-        return {k: _copy(v) if type(v) in _CONTAINERS else v for k, v in value.items()}
-    if type(value) is list:
-        return [_copy(v) if type(v) in _CONTAINERS else v for v in value]
-    if isinstance(value, dict):  # a dict subclass (e.g. a YAML CommentedMap) becomes a plain dict
-        return {k: _copy(v) for k, v in value.items()}
+    """Deep copy of JSON-shaped data, about 3x faster than copy.deepcopy (no memo, scalars not visited).
+
+    Dict and list subclasses (e.g. YAML CommentedMap) come out as plain dicts and lists.
+    """
+    if isinstance(value, dict):
+        return {k: _copy(v) if isinstance(v, _CONTAINERS) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [_copy(v) for v in value]
+        return [_copy(v) if isinstance(v, _CONTAINERS) else v for v in value]
     return value
 
 
-_CONTAINERS = frozenset({dict, list})
+_CONTAINERS = (dict, list)
 
 
 def _child(parent: dict, key: str) -> dict | None:

@@ -153,7 +153,7 @@ def _check_probe(probe: dict, path: Path, probe_kind: str, port_names: set[str])
     elif len(handlers) > 1:
         yield forbidden((*path, handlers[1]), "probe-handler-count", "may not specify more than 1 handler type")
     threshold = as_int(probe.get("successThreshold"))
-    if probe_kind != "readinessProbe" and threshold not in (None, 0, 1):  # 0 is Go's "unset" → 1
+    if probe_kind != "readinessProbe" and threshold is not None and threshold > 1:  # 0 is Go's unset → 1
         yield invalid((*path, "successThreshold"), "invalid-success-threshold", threshold, "must be 1",
                       "liveness and startup probes act on the first success")
     yield from non_negative(probe, path, PROBE_COUNTS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 
 from gitkube.errors import Severity
-from gitkube.labels.validation import dns1123_label, dns1123_subdomain, port_name
+from gitkube.labels.validation import dns1123_label, dns1123_subdomain, port_name, port_number
 from gitkube.schema.problems import FieldProblem, Path
 from gitkube.schema.rules_base import (
     Problems,
@@ -94,15 +94,15 @@ def _check_service_port(port: dict, path: Path, service_type: str, several: bool
 
 
 def _check_port_number(number: int, path: Path) -> Problems:
-    if not 1 <= number <= 65535:
-        yield invalid(path, "invalid-port-number", number, "must be between 1 and 65535, inclusive")
+    if errs := port_number(number):
+        yield invalid(path, "invalid-port-number", number, "; ".join(errs))
 
 
 def _check_external_name(spec: dict) -> Problems:
     external_name = spec.get("externalName")
     if external_name in (None, ""):
         yield required(("spec", "externalName"), "externalname-required",
-                       hint="an ExternalName Service is a DNS alias for this name")
+                       hint="set the DNS name this Service is an alias for")
     elif isinstance(external_name, str) and (errs := dns1123_subdomain(external_name.removesuffix("."))):
         yield invalid(("spec", "externalName"), "invalid-external-name", external_name, "; ".join(errs))
     cluster_ip = spec.get("clusterIP")

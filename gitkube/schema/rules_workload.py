@@ -76,7 +76,7 @@ def check_apps_workload(obj: dict) -> Problems:
             yield invalid(_TEMPLATE_LABELS, "selector-mismatch", _template_labels(template), SELECTOR_MISMATCH)
     counts = ("replicas", "minReadySeconds", "revisionHistoryLimit", "progressDeadlineSeconds")
     yield from non_negative(spec, ("spec",), counts)
-    if (strategy := UPDATE_STRATEGIES.get(obj.get("kind"))) is not None:  # type: ignore[arg-type]
+    if (strategy := UPDATE_STRATEGIES.get(obj.get("kind", ""))) is not None:
         field, types = strategy
         yield from check_enum(as_dict(spec.get(field)), "type", ("spec", field), types)
     yield from check_pod_template(template, ("spec", "template"), KEEP_RUNNING)

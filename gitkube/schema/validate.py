@@ -48,15 +48,26 @@ class ValidationResult:
 
 
 def validate_loaded(loaded: LoadResult, default_namespace: str = "default") -> ValidationResult:
+    result = check_each(loaded, default_namespace)
+    check_across(result)
+    return result
+
+
+def check_each(loaded: LoadResult, default_namespace: str = "default") -> ValidationResult:
+    """The per-object checks: independent of each other, so they may run in parallel workers."""
     result = ValidationResult(diagnostics=list(loaded.diagnostics), total=len(loaded.manifests))
     for m in loaded.manifests:
         obj, problems = check_manifest(m.obj, default_namespace)
         result.diagnostics.extend(_diagnose(m, problems))
         if obj is not None and not any(p.severity is Severity.ERROR for p in problems):
             result.objects.append(Validated(obj, m))
+    return result
+
+
+def check_across(result: ValidationResult) -> None:
+    """The checks that need every object at once: duplicates and cross-object rules."""
     _check_duplicates(result)
     _check_cross(result)
-    return result
 
 
 def check_manifest(raw: dict, default_namespace: str = "default") -> tuple[dict | None, list[FieldProblem]]:

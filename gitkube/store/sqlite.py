@@ -48,7 +48,8 @@ def _dumps(value: object) -> str:
 
 
 def _desired_state(obj: dict) -> str:
-    """Canonical JSON of what `generation` tracks: everything outside metadata and status."""
+    """Canonical JSON of what `generation` tracks: the desired state, i.e. everything except
+    apiVersion (converting an old apiVersion is not a change), kind, metadata and status."""
     return json.dumps({k: v for k, v in obj.items() if k not in _NOT_DESIRED_STATE},
                       sort_keys=True, separators=(",", ":"))
 
@@ -128,9 +129,13 @@ class SqliteStore:
         self._lock = threading.RLock()
         self._depth = 0  # atomic() nesting: 0 = no transaction open
         self._conn = _connect(path)
-        if self._read(lambda: migrations.pending(self._conn)):
-            with self.atomic():
-                migrations.apply(self._conn, self._timestamp())
+        try:
+            if self._read(lambda: migrations.pending(self._conn)):
+                with self.atomic():
+                    migrations.apply(self._conn, self._timestamp())
+        except BaseException:
+            self._conn.close()
+            raise
 
     # --- plumbing --------------------------------------------------------------------------
     def _timestamp(self) -> str:
@@ -248,6 +253,8 @@ class SqliteStore:
             params += [info.group, info.kind]
             if not info.namespaced:
                 namespace = None  # like kubectl: -n is ignored for cluster-scoped kinds
+            elif namespace == "":
+                namespace = "default"  # as in get()
         if namespace is not None:
             where.append("o.namespace = ?")
             params.append(namespace)
@@ -314,7 +321,8 @@ class SqliteStore:
                     "created, body, status) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
                     (info.group, info.kind, namespace, name, md["uid"], rv, created, body_text, status))
             except sqlite3.IntegrityError:
-                raise AlreadyExists(f"{ObjectKey(info.group, info.kind, namespace, name)} already exists") from None
+                key = ObjectKey(info.group, info.kind, namespace, name)
+                raise AlreadyExists(f"{key} already exists") from None
             self._reindex(cur.lastrowid, md, None)
         return _assemble(body_text, status, rv, 1)
 
@@ -388,7 +396,8 @@ class SqliteStore:
                 self._orphan_dependents(uid)
             body = json.loads(body_text)
             md = body["metadata"]
-            bound_pod = info.kind == "Pod" and bool((body.get("spec") or {}).get("nodeName")) and grace_period != 0
+            node = (body.get("spec") or {}).get("nodeName") if info.kind == "Pod" else None
+            bound_pod = bool(node) and grace_period != 0
             if not (bound_pod or propagation == "foreground"):
                 self._drop(oid)
                 return None

@@ -80,7 +80,8 @@ def test_create_sets_server_metadata_and_get_returns_it(store):
 
 
 def test_get_returns_exactly_what_was_stored_in_the_same_key_order(store):
-    obj = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "cfg", "annotations": {"z": "1", "a": "2"}},
+    obj = {"kind": "ConfigMap", "apiVersion": "v1",
+           "metadata": {"name": "cfg", "annotations": {"z": "1", "a": "2"}},
            "data": {"zeta": "1", "alpha": "2", "nested": "ü"}}
     store.create(obj)
     got = store.get("ConfigMap", "default", "cfg")
@@ -162,7 +163,8 @@ def test_every_write_gets_a_higher_resource_version_equal_to_the_global_revision
     seen.append(obj["metadata"]["resourceVersion"])
     store.create(pod("other"))
     seen.append(store.update(pod(image="nginx:2"))["metadata"]["resourceVersion"])
-    seen.append(store.update_status("Pod", "default", "web", {"phase": "Running"})["metadata"]["resourceVersion"])
+    running = store.update_status("Pod", "default", "web", {"phase": "Running"})
+    seen.append(running["metadata"]["resourceVersion"])
     seen.append(store.delete("Pod", "default", "other") or str(store.revision()))
     assert [int(v) for v in seen] == sorted(int(v) for v in seen) and len(set(seen)) == len(seen)
     assert store.revision() == 5
@@ -170,7 +172,8 @@ def test_every_write_gets_a_higher_resource_version_equal_to_the_global_revision
 
 
 GENERATION_CASES = [
-    pytest.param(lambda o: o["spec"]["containers"][0].update(image="nginx:2"), 2, id="a spec change bumps generation"),
+    pytest.param(lambda o: o["spec"]["containers"][0].update(image="nginx:2"), 2,
+                 id="a spec change bumps generation"),
     pytest.param(lambda o: o["metadata"].update(labels={"tier": "x"}), 1, id="a label change does not"),
     pytest.param(lambda o: o["metadata"].update(annotations={"a": "b"}), 1, id="an annotation change does not"),
     pytest.param(lambda o: o.update(apiVersion="v1"), 1, id="rewriting apiVersion does not"),
@@ -351,14 +354,30 @@ def test_a_failed_step_inside_atomic_undoes_only_itself(store):
 def test_a_busy_file_is_waited_for_not_reported(tmp_path, monkeypatch):
     """Even when another process holds the write lock longer than busy_timeout."""
     monkeypatch.setattr(sqlite_module, "BUSY_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(sqlite_module, "GIVE_UP_AFTER_S", 10.0)
     path = str(tmp_path / "state.db")
     store = SqliteStore(path)
-    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     blocker.execute("BEGIN IMMEDIATE")
     threading.Timer(0.5, blocker.execute, ("COMMIT",)).start()
     store.create(pod())
     assert store.get("Pod", "default", "web") is not None
     store.close()
+
+
+def test_threads_may_share_one_store(store):
+    def work(t: int) -> None:
+        for i in range(25):
+            with store.atomic():
+                store.create(pod(f"t{t}-{i}"))
+                store.update_status("Pod", "default", f"t{t}-{i}", {"phase": "Running"})
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(store.list("Pod")) == 200 and store.revision() == 400
 
 
 # --- list, selectors, get_many ------------------------------------------------------------------
@@ -378,6 +397,7 @@ def test_list_filters_by_kind_and_namespace_and_sorts(store):
     assert names(store.list("Pod", "ns2")) == [("Pod", "ns2", "a"), ("Pod", "ns2", "b")]
     assert names(store.list(None, "default")) == [("ConfigMap", "default", "c"), ("Pod", "default", "z")]
     assert names(store.list("Node", "default")) == [("Node", "", "n")]
+    assert names(store.list("Pod", "")) == [("Pod", "default", "z")]
 
 
 def test_list_with_selectors(store):
@@ -497,7 +517,8 @@ def test_inventory_round_trip_and_replace(store):
     inv = Inventory("dir:/srv/app", entries, revision="abc123", result="ok", meta={"paths": ["a.yaml"]})
     store.put_inventory(inv)
     got = store.get_inventory("dir:/srv/app")
-    assert got == Inventory("dir:/srv/app", entries, "abc123", "2026-01-02T03:04:05Z", "ok", {"paths": ["a.yaml"]})
+    assert got == Inventory("dir:/srv/app", entries, revision="abc123", applied_at="2026-01-02T03:04:05Z",
+                            result="ok", meta={"paths": ["a.yaml"]})
     store.put_inventory(Inventory("dir:/srv/app", set(), applied_at="2026-02-02T00:00:00Z", result="error: x"))
     store.put_inventory(Inventory("git:https://example.com/r#p"))
     assert [(i.source, i.entries, i.result) for i in store.inventories()] == [
@@ -576,7 +597,8 @@ def test_an_unopenable_path_is_a_store_error(tmp_path):
 
 @pytest.mark.parametrize("explicit, env, expected", [
     pytest.param("/x/s.db", {"GITKUBE_STATE": "/y/s.db"}, "/x/s.db", id="--state wins"),
-    pytest.param(None, {"GITKUBE_STATE": "/y/s.db", "XDG_STATE_HOME": "/z"}, "/y/s.db", id="then GITKUBE_STATE"),
+    pytest.param(None, {"GITKUBE_STATE": "/y/s.db", "XDG_STATE_HOME": "/z"}, "/y/s.db",
+                 id="then GITKUBE_STATE"),
     pytest.param(None, {"XDG_STATE_HOME": "/z", "HOME": "/h"}, "/z/gitkube/state.db", id="then XDG_STATE_HOME"),
     pytest.param(None, {"HOME": "/h"}, "/h/.local/state/gitkube/state.db", id="then ~/.local/state"),
     pytest.param(None, {"XDG_STATE_HOME": "rel", "HOME": "/h"}, "/h/.local/state/gitkube/state.db",

@@ -6,6 +6,8 @@
 - `format`: cell values: ages (HumanDuration), pod STATUS/READY/RESTARTS, Service ports, endpoints.
 - `structured`: `-o yaml|json|name`.
 - `describe`: `describe` text for each kind.
+- `naming`: kinds as users type them, and the kubectl messages that name objects.
 
-Everything here is pure: objects and `now` (seconds since the epoch) in, text out.
+Everything here is pure: objects and `now` (seconds since the epoch) in, text out (`describe`
+also reads related objects and events through the Store interface).
 """

@@ -1,0 +1,35 @@
+"""`gitkube create namespace NAME`: create an object from the command line, as kubectl create does."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gitkube.cli.main import app
+
+create_app = typer.Typer(help="Create an object from the command line.", no_args_is_help=True)
+app.add_typer(create_app, name="create")
+
+
+@create_app.command("namespace", help="Create a namespace (alias: ns). "
+                                      "Exit 0 on success; 1 when the name is invalid or already taken.")
+def namespace(name: Annotated[str, typer.Argument(metavar="NAME", help="A DNS label: a-z, 0-9 and '-'.")]) -> None:
+    from gitkube.cli.common import open_state
+    from gitkube.cli.printers.naming import already_exists, warn
+    from gitkube.errors import AlreadyExists
+    from gitkube.kinds import BY_KIND
+    from gitkube.labels.validation import dns1123_label
+
+    if errs := dns1123_label(name):
+        warn(f'The Namespace "{name}" is invalid: metadata.name: Invalid value: "{name}": {"; ".join(errs)}')
+        raise typer.Exit(1)
+    try:
+        open_state().create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    except AlreadyExists:
+        warn(already_exists(BY_KIND["Namespace"], name))
+        raise typer.Exit(1) from None
+    typer.echo(f"namespace/{name} created")
+
+
+create_app.command("ns", hidden=True)(namespace)
