@@ -42,8 +42,7 @@ def _git_commit(paths: list[str]) -> tuple[str, str]:
         if not repo.head.is_valid():
             return "", probe
         sha = repo.head.commit.hexsha
-        rel = [os.path.relpath(p, probe) for p in paths]
-        dirty = repo.is_dirty(untracked_files=True, path=rel) if rel else repo.is_dirty()
+        dirty = any(repo.is_dirty(untracked_files=True, path=os.path.relpath(p, probe)) for p in paths)
         return (f"{sha}-dirty" if dirty else sha), probe
     except Exception:  # a broken repo only costs us the commit annotation
         return "", probe

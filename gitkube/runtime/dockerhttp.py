@@ -132,12 +132,12 @@ def transport_error(url: str, e: BaseException, timeout: float | tuple | None = 
     root = _root_cause(e)
     if isinstance(root, ChannelOpenFailed) and root.prohibited:
         return PermanentError(f"{url}: {root}")
+    if isinstance(root, TimeoutError) and str(root) not in ("", "timed out"):  # ours, e.g. a channel open
+        return TransientError(f"{url}: docker engine not reachable: {root}")
     if isinstance(e, (requests.Timeout, urllib3.exceptions.TimeoutError)) or isinstance(root, TimeoutError):
         read = timeout[1] if isinstance(timeout, tuple) else timeout
         within = f" within {read:g} s" if isinstance(read, (int, float)) else ""
-        ours = isinstance(root, TimeoutError) and str(root) not in ("", "timed out")  # e.g. a channel open
-        detail = f" ({root})" if ours else ""
-        return TransientError(f"{url}: docker engine did not answer{within}{detail}")
+        return TransientError(f"{url}: docker engine did not answer{within}")
     if isinstance(e, (requests.ConnectionError, urllib3.exceptions.HTTPError, OSError, EOFError,
                       paramiko.SSHException, requests.exceptions.ChunkedEncodingError)):
         return TransientError(f"{url}: docker engine not reachable: {_describe(root)}")

@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -28,15 +29,17 @@ GLOBAL_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts"
 PARAMIKO_LOG = "gitkube.ssh.paramiko"  # our transports log here instead of "paramiko.transport"
 
 
-class _DropChannelOpenFailures(logging.Filter):
-    """paramiko logs a refused channel open at ERROR; we raise ChannelOpenFailed instead, and a
-    probe of a pod that is still starting must not fill the log with errors."""
+class _Demote(logging.Filter):
+    """paramiko logs every failure of its transport thread at ERROR, with a traceback. We raise each
+    of them to the caller as a gitkube error naming the node (a probe of a pod that is still
+    starting fails often), so paramiko's own lines are kept for debugging only."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "open FAILED" not in str(record.msg)
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
 
 
-logging.getLogger(PARAMIKO_LOG).addFilter(_DropChannelOpenFailures())
+logging.getLogger(PARAMIKO_LOG).addFilter(_Demote())
 
 
 @dataclass
@@ -125,21 +128,26 @@ def open_client(target: SshTarget, options: SshOptions) -> paramiko.SSHClient:
     client.set_missing_host_key_policy(_UnknownHostKey(target))
     keys = [f for f in target.identity_files if os.path.isfile(f)]
     t = options.connect_timeout
+    started = time.monotonic()
     try:
         client.connect(
             target.host, target.port, username=target.user, sock=sock,
             timeout=t, banner_timeout=t, auth_timeout=t, channel_timeout=t,
             key_filename=keys or None, allow_agent=not target.identities_only,
-            look_for_keys=not target.identities_only,
+            look_for_keys=not target.identities_only, transport_factory=_transport,
         )
     except BaseException as e:
         client.close()
         sock.close()
-        raise _connect_error(target, e) from e
-    transport = client.get_transport()
-    transport.set_keepalive(options.keepalive)
-    transport.set_log_channel(PARAMIKO_LOG)
+        raise _connect_error(target, e, t if time.monotonic() - started >= t else None) from e
+    client.get_transport().set_keepalive(options.keepalive)
     return client
+
+
+def _transport(sock: socket.socket, **kwargs) -> paramiko.Transport:
+    transport = paramiko.Transport(sock, **kwargs)
+    transport.set_log_channel(PARAMIKO_LOG)
+    return transport
 
 
 def _tcp_connect(target: SshTarget, options: SshOptions) -> socket.socket:
@@ -158,7 +166,8 @@ def _tcp_connect(target: SshTarget, options: SshOptions) -> socket.socket:
     return sock
 
 
-def _connect_error(target: SshTarget, e: BaseException) -> BaseException:
+def _connect_error(target: SshTarget, e: BaseException, timed_out: float | None) -> BaseException:
+    """`timed_out` is the connect timeout when it ran out (paramiko then says e.g. "No existing session")."""
     url = target.url
     if isinstance(e, RuntimeFailure):
         return e
@@ -171,9 +180,11 @@ def _connect_error(target: SshTarget, e: BaseException) -> BaseException:
     if isinstance(e, paramiko.AuthenticationException) or "No authentication methods" in str(e):
         tried = ", ".join(target.identity_files) or "default keys and ssh-agent"
         return PermanentError(f"{url}: ssh authentication as {target.user} failed ({e}); keys tried: {tried}")
+    where = f"sshd at {target.host}:{target.port}"
+    if isinstance(e, (paramiko.SSHException, EOFError, OSError)) and timed_out is not None:
+        return TransientError(f"{url}: {where} did not complete the SSH handshake within {timed_out:g} s")
     if isinstance(e, (paramiko.SSHException, EOFError, OSError)):
-        text = str(e) or type(e).__name__
-        return TransientError(f"{url}: ssh handshake with {target.host}:{target.port} failed: {text}")
+        return TransientError(f"{url}: SSH handshake with {where} failed: {str(e) or type(e).__name__}")
     return e
 
 

@@ -122,5 +122,5 @@ def test_a_waiter_wakes_soon_after_a_write_in_another_process(tmp_path):
     assert store.wait_for_change(0, 10) == 1
     latency = time.time() - float(writer.stdout.readline())
     writer.wait(timeout=10)
-    assert latency < 0.2, latency  # target < 100 ms; slack for a loaded CI machine
+    assert latency < 0.25, latency  # target < 100 ms (typically 20-50 ms); slack for a loaded machine
     store.close()

@@ -480,7 +480,7 @@ def test_wait_for_change_wakes_on_a_write_through_another_connection(store, tmp_
     threading.Timer(0.3, writer.create, (pod(),)).start()
     start = time.monotonic()
     assert store.wait_for_change(0, 5) == 1
-    assert 0.25 < time.monotonic() - start < 0.5
+    assert 0.25 < time.monotonic() - start < 1.0  # woke on the write, not at the timeout
     writer.close()
 
 
