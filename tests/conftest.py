@@ -13,8 +13,11 @@ Session fixtures (each FAILS under CI=true when its component is missing, and sk
 Function fixtures: ``test_labels`` ({"gitkube.io/test-run": RUN_ID}) for anything a test creates by hand.
 
 Cleanup: after every test that uses one of the fixtures above, containers on the engines it may have
-touched are removed if they carry ``gitkube.io/test-run=<this run>`` or any ``gitkube.io/...`` label and
-were created while the test ran; netns hosts get their packet drops undone and stopped engines restarted.
+touched are removed if they carry ``gitkube.io/test-run=<this run>``, or carry any ``gitkube.io/...``
+label (gitkube's own, e.g. ``gitkube.io/managed-by``) and were created while the test ran -- the latter
+only while no other test run is alive on this machine (shared dockerd). On the netns hosts (this run's
+alone) every container created during the test goes; their packet drops are undone and stopped engines
+restarted. The session fixtures repeat this for the whole session at the end.
 Tests using these fixtures are marked ``docker`` / ``ssh`` / ``multihost`` automatically.
 """
 from __future__ import annotations
@@ -63,17 +66,71 @@ def pytest_report_header(config):
 
 # --------------------------------------------------------------------------------------------------
 # cleanup by label
+#
+# Engines shared with other test runs (a developer machine where several people run the tests against
+# one dockerd) must not lose the other runs' containers: every run registers its pid in _RUNS_DIR, and
+# while another run is alive the cleanup on the local engine sticks to gitkube.io/test-run=<this run>.
+
+_RUNS_DIR = Path("/run/lock/gitkube-test-runs")
+_run_marker: Path | None = None
+_warned_shared = False
 
 
-def remove_test_containers(client, since: float | None = None) -> int:
-    """Remove containers labelled gitkube.io/test-run=RUN_ID, and -- when `since` is given -- containers
-    with any gitkube.io/ label created at or after `since` (unix time). Returns how many were removed."""
+def pytest_configure(config):
+    global _run_marker
+    try:
+        _RUNS_DIR.mkdir(parents=True, exist_ok=True)
+        _run_marker = _RUNS_DIR / f"{os.getpid()}"
+        _run_marker.write_text(RUN_ID)
+    except OSError:
+        _run_marker = None
+
+
+def pytest_unconfigure(config):
+    if _run_marker is not None:
+        _run_marker.unlink(missing_ok=True)
+
+
+def other_test_runs_alive() -> bool:
+    try:
+        entries = list(_RUNS_DIR.iterdir())
+    except OSError:
+        return False
+    for e in entries:
+        if not e.name.isdigit() or int(e.name) == os.getpid():
+            continue
+        try:
+            os.kill(int(e.name), 0)
+            return True
+        except ProcessLookupError:
+            e.unlink(missing_ok=True)
+        except PermissionError:
+            return True
+    return False
+
+
+def remove_test_containers(client, since: float | None = None, everything: bool = False) -> int:
+    """Remove containers of this run from the engine of docker.DockerClient `client`:
+
+    * labelled gitkube.io/test-run=RUN_ID, always;
+    * when `since` (unix time) is given: created at/after it and carrying a gitkube.io/ label
+      (gitkube's own containers) -- unless another test run is alive on this machine, or the container
+      is labelled as another run's; with `everything`, any container created since then (engines that
+      belong to this run alone, like the netns hosts).
+    Returns how many were removed."""
+    global _warned_shared
+    broad = since is not None and (everything or not other_test_runs_alive())
+    if since is not None and not broad and not _warned_shared:
+        _warned_shared = True
+        print("\ntestbed: another test run is alive on this machine: cleanup limited to "
+              f"{LABEL_TEST_RUN}={RUN_ID}", file=sys.stderr)
     removed = 0
     for c in client.api.containers(all=True):
         labels = c.get("Labels") or {}
-        ours = labels.get(LABEL_TEST_RUN) == RUN_ID
-        if not ours and since is not None:
-            ours = c.get("Created", 0) >= int(since) - 1 and any(k.startswith(GITKUBE_LABEL_PREFIX) for k in labels)
+        run = labels.get(LABEL_TEST_RUN)
+        ours = run == RUN_ID
+        if not ours and broad and run is None and c.get("Created", 0) >= int(since) - 1:
+            ours = everything or any(k.startswith(GITKUBE_LABEL_PREFIX) for k in labels)
         if ours:
             try:
                 client.api.remove_container(c["Id"], force=True, v=True)
@@ -107,11 +164,13 @@ def _testbed_cleanup(request):
         return
     start = time.time()
     yield
-    clients = []
     if touched & {"docker_engine", "ssh_host"}:
         c = _local_client_if_any()
         if c is not None:
-            clients.append(c)
+            try:
+                remove_test_containers(c, since=start)
+            except Exception as e:  # noqa: BLE001
+                print(f"testbed: cleanup on the local engine failed: {e}", file=sys.stderr)
     if "multihost" in touched and _multihost is not None:
         try:
             _multihost.reset()
@@ -119,14 +178,13 @@ def _testbed_cleanup(request):
             print(f"testbed: resetting netns hosts failed: {e}", file=sys.stderr)
         for h in _multihost:
             try:
-                clients.append(h.client())
-            except Exception:
-                pass
-    for c in clients:
-        try:
-            remove_test_containers(c, since=start)
-        except Exception as e:  # noqa: BLE001
-            print(f"testbed: cleanup on {c.api.base_url} failed: {e}", file=sys.stderr)
+                c = h.client()
+                try:
+                    remove_test_containers(c, since=start, everything=True)
+                finally:
+                    c.close()
+            except Exception as e:  # noqa: BLE001
+                print(f"testbed: cleanup on {h.name} failed: {e}", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -8,12 +8,14 @@ import typer
 
 from gitkube.cli.main import app
 
-create_app = typer.Typer(help="Create an object from the command line.", no_args_is_help=True)
+create_app = typer.Typer(help="Create an object from the command line.\n\nExit codes: see each subcommand.",
+                         short_help="Create an object from the command line.", no_args_is_help=True)
 app.add_typer(create_app, name="create")
 
 
-@create_app.command("namespace", help="Create a namespace (alias: ns). "
-                                      "Exit 0 on success; 1 when the name is invalid or already taken.")
+@create_app.command("namespace", short_help="Create a namespace (alias: ns).",
+                    help="Create a namespace (alias: ns).\n\n"
+                         "Exit codes: 0 success; 1 the name is invalid or already taken; 2 usage error.")
 def namespace(name: Annotated[str, typer.Argument(metavar="NAME", help="A DNS label: a-z, 0-9 and '-'.")]) -> None:
     from gitkube.cli.common import open_state
     from gitkube.cli.printers.naming import already_exists, warn

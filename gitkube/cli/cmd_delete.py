@@ -66,14 +66,14 @@ def grace_of(grace_period: int, force: bool, now: bool) -> int:
     return grace_period
 
 
-@app.command(cls=_DeleteCommand, help=(
+@app.command(cls=_DeleteCommand, short_help="Delete objects by name, label selector, --all or manifests.", help=(
     "Delete objects by name (KIND NAME...), by label selector (KIND -l SELECTOR), all of a kind "
-    "(KIND --all), or those declared in manifests (-f PATH). "
-    "--cascade=background (default; also a bare --cascade or --cascade=true) removes the object now and "
-    "lets the garbage collector remove its dependents; foreground removes dependents first; orphan "
-    "(or the deprecated --cascade=false) leaves them. "
-    "Exit 0 on success; 1 when an object is not found (unless --ignore-not-found); 2 on usage errors "
-    "or invalid manifests."))
+    "(KIND --all), or those declared in manifests (-f PATH).\n\n"
+    "--cascade=background (the default; also a bare --cascade or --cascade=true) removes the object now "
+    "and lets the garbage collector remove its dependents; foreground removes the dependents first; "
+    "orphan (or the deprecated --cascade=false) leaves them.\n\n"
+    "Exit codes: 0 success; 1 an object was not found (unless --ignore-not-found); 2 usage error or "
+    "invalid manifests."))
 def delete(
     kind: Annotated[Optional[str], typer.Argument(metavar="[KIND]", help="po, deploy, svc, all…")] = None,
     names: Annotated[Optional[list[str]], typer.Argument(metavar="[NAME]...", help="Objects to delete.")] = None,
@@ -101,6 +101,11 @@ def delete(
     if all_ and selector is not None:
         raise UsageError("cannot set --all and --selector at the same time")
 
+    parsed = None
+    if selector:
+        from gitkube.labels.selector import parse
+
+        parsed = parse(selector)
     targets: list[tuple[KindInfo, str, str]] = []  # (kind, namespace, name)
     listed = bool(selector is not None or all_)  # objects found by listing may vanish meanwhile: not an error
     if filename:
@@ -111,9 +116,9 @@ def delete(
         from gitkube.kinds import BY_KIND
 
         for v in checked_manifests(filename, namespace).objects:
-            info = BY_KIND[v.obj["kind"]]
-            md = v.obj["metadata"]
-            targets.append((info, md.get("namespace", "") if info.namespaced else "", md["name"]))
+            info, md = BY_KIND[v.obj["kind"]], v.obj["metadata"]
+            if parsed is None or parsed.matches(md.get("labels")):
+                targets.append((info, md.get("namespace", "") if info.namespaced else "", md["name"]))
         store = open_state()
     elif kind:
         infos = resolve_kinds(kind)
@@ -126,20 +131,14 @@ def delete(
         if names:
             targets = [(info, ns if info.namespaced else "", name) for info in infos for name in names]
         else:
-            parsed = None
-            if selector:
-                from gitkube.labels.selector import parse
-
-                parsed = parse(selector)
-            for info in infos:
-                targets += [(info, o["metadata"].get("namespace", ""), o["metadata"]["name"])
-                            for o in store.list(info.kind, None if all_namespaces else ns, parsed)]
-            if not targets:
-                typer.echo("No resources found")
-                return
+            targets = [(info, o["metadata"].get("namespace", ""), o["metadata"]["name"]) for info in infos
+                       for o in store.list(info.kind, None if all_namespaces else ns, parsed)]
     else:
         raise UsageError("You must provide one or more resources by argument or filename "
                          "(KIND NAME, KIND -l SELECTOR, KIND --all or -f PATH)")
+    if not targets:
+        typer.echo("No resources found")
+        return
 
     failed = False
     for info, ns, name in targets:

@@ -9,9 +9,10 @@ import typer
 from gitkube.cli.main import app
 
 
-@app.command(help="Show details of objects and their events, like kubectl describe. Without NAME, "
-                  "every object of KIND in the namespace (or those matching -l). "
-                  "Exit 0 on success; 1 when an object is not found; 2 on usage errors.")
+@app.command(short_help="Show details of objects and their events, like kubectl describe.",
+             help="Show details of objects and their events, like kubectl describe.\n\n"
+                  "Without NAME: every object of KIND in the namespace (or those matching -l).\n\n"
+                  "Exit codes: 0 success; 1 an object was not found; 2 usage error.")
 def describe(
     kind: Annotated[str, typer.Argument(metavar="KIND", help="po, deploy, svc, node…")],
     names: Annotated[Optional[list[str]], typer.Argument(metavar="[NAME]...", help="Objects to describe.")] = None,

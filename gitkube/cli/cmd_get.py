@@ -14,11 +14,12 @@ if TYPE_CHECKING:
 OUTPUTS = ("wide", "yaml", "json", "name")
 
 
-@app.command(help="Display one or many objects, like kubectl get. KIND is a kind, plural or short name "
-                  "(po, rc, rs, deploy, ds, job, cj, svc, ep, ns, no, ing, secret, cm), several joined "
-                  "with commas, or all. "
-                  "Exit 0 on success (also when nothing matches); 1 when a named object is not found; "
-                  "2 on usage errors (unknown kind, invalid selector, conflicting flags).")
+@app.command(short_help="Display one or many objects, like kubectl get.",
+             help="Display one or many objects, like kubectl get.\n\n"
+                  "KIND is a kind, plural or short name (po, rc, rs, deploy, ds, job, cj, svc, ep, ns, no, ing, "
+                  "secret, cm), several joined with commas, or all.\n\n"
+                  "Exit codes: 0 success (also when nothing matches); 1 a named object was not found; "
+                  "2 usage error (unknown kind, invalid selector, conflicting flags).")
 def get(
     kind: Annotated[str, typer.Argument(metavar="KIND", help="What to list: po, deploy, svc, pods,svc, all…")],
     names: Annotated[Optional[list[str]], typer.Argument(metavar="[NAME]...", help="Only these objects.")] = None,

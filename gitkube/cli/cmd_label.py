@@ -111,10 +111,11 @@ def relabel(store: Store, info: KindInfo, namespace: str, name: str, add: dict[s
     raise Conflict(f"{info.kind} {name!r} kept changing; gave up after {MAX_ATTEMPTS} attempts")
 
 
-@app.command(help="Update the labels of objects: KEY=VALUE adds or (with --overwrite) changes a label, "
-                  "KEY- removes one. Works for every kind, nodes included. "
-                  "Exit 0 on success; 1 when an object is not found or a label already has another value "
-                  "and --overwrite is not given; 2 on usage errors (invalid label syntax, conflicting flags).")
+@app.command(short_help="Add, change or remove labels of objects (nodes included).",
+             help="Add, change or remove labels of objects (nodes included).\n\n"
+                  "KEY=VALUE adds a label, or changes it with --overwrite; KEY- removes it.\n\n"
+                  "Exit codes: 0 success; 1 an object was not found, or a label already has another value "
+                  "and --overwrite is not given; 2 usage error (invalid label syntax, conflicting flags).")
 def label(
     kind: Annotated[str, typer.Argument(metavar="KIND", help="po, deploy, node…")],
     args: Annotated[list[str], typer.Argument(metavar="NAME... KEY=VALUE... KEY-...", help="Objects, then label changes.")],

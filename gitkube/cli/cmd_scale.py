@@ -50,10 +50,11 @@ def scale_one(store: Store, info: KindInfo, namespace: str, name: str, replicas:
     raise Conflict(f"{info.kind} {name!r} kept changing; gave up after {MAX_ATTEMPTS} attempts")
 
 
-@app.command(help="Set the number of replicas of ReplicationControllers, ReplicaSets and Deployments "
-                  "(for a Job: its parallelism). "
-                  "Exit 0 on success; 1 when an object is not found or --current-replicas does not match; "
-                  "2 on usage errors (missing or negative --replicas, a kind that cannot be scaled).")
+@app.command(short_help="Set the replicas of a ReplicationController, ReplicaSet or Deployment.",
+             help="Set the replicas of ReplicationControllers, ReplicaSets and Deployments (for a Job: its "
+                  "parallelism).\n\n"
+                  "Exit codes: 0 success; 1 an object was not found, or --current-replicas does not match; "
+                  "2 usage error (missing or negative --replicas, a kind that cannot be scaled).")
 def scale(
     kind: Annotated[str, typer.Argument(metavar="KIND", help="rc, rs, deploy or job")],
     names: Annotated[Optional[list[str]], typer.Argument(metavar="[NAME]...", help="Objects to scale.")] = None,

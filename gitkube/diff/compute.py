@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal
 
-from gitkube.diff.essence import carry_allocated, essence, object_key
+from gitkube.diff.essence import carry_allocated, essence, object_key, same_as_written
 
 Action = Literal["create", "update", "unchanged", "prune"]
 MISSING: Any = object()
@@ -73,6 +73,9 @@ def plan(desired: Iterable[dict], live: dict[tuple[str, str, str], dict], prune:
             result.items.append(DiffItem("create", *key, after=essence(obj), desired=obj))
             continue
         obj = carry_allocated(obj, current)
+        if same_as_written(obj, current):
+            result.items.append(DiffItem("unchanged", *key, desired=obj, live=current))
+            continue
         before, after = essence(current), essence(obj)
         if before == after:
             result.items.append(DiffItem("unchanged", *key, before, after, obj, current))

@@ -41,6 +41,30 @@ def essence(obj: dict) -> dict:
     return out
 
 
+def same_as_written(desired: dict, live: dict) -> bool:
+    """Fast path: `live` is exactly `desired` as apply wrote it (plus server metadata, gitkube's
+    annotations and status). Then the essences are equal too, and computing them can be skipped;
+    only when this says no do we compare with defaults applied."""
+    for key, value in desired.items():
+        if key != "metadata" and live.get(key) != value:
+            return False
+    for key in live:
+        if key not in desired and key not in ("metadata", "status"):
+            return False
+    dmd, lmd = desired.get("metadata") or {}, live.get("metadata") or {}
+    for key, value in dmd.items():
+        if key == "annotations":
+            continue
+        if lmd.get(key) != value:
+            return False
+    for key in lmd:
+        if key not in dmd and key not in SERVER_METADATA and key != "annotations":
+            return False
+    live_ann = {k: v for k, v in (lmd.get("annotations") or {}).items() if not k.startswith(GITKUBE_PREFIX)}
+    want_ann = {k: v for k, v in (dmd.get("annotations") or {}).items() if not k.startswith(GITKUBE_PREFIX)}
+    return live_ann == want_ann
+
+
 def _fold_string_data(secret: dict) -> None:
     """stringData is write-only: the API server merges it into base64 `data`, and so do we."""
     string_data = secret.pop("stringData", None)

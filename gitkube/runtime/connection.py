@@ -228,7 +228,7 @@ def _connect_local(url: str, options: SshOptions) -> NodeConnection:
         return sock
 
     adapter = dockerhttp.NodeAdapter(url, opener)
-    api = dockerhttp.api_client(adapter, dockerhttp.LOCAL_BASE_URL, options.read_timeout)
+    api = dockerhttp.api_client(adapter, options.read_timeout)
     return LocalConnection(url, api, options)
 
 
@@ -236,13 +236,12 @@ def _connect_ssh(url: str, options: SshOptions) -> NodeConnection:
     target = resolve_target(url, options)
     link = SshLink(target, options)
 
-    def opener() -> dockerhttp.ChannelSock:
-        chan = channels.open_streamlocal(link.transport(), target.socket_path, options.connect_timeout)
-        return dockerhttp.ChannelSock(chan)
+    def opener() -> paramiko.Channel:
+        return channels.open_streamlocal(link.transport(), target.socket_path, options.connect_timeout)
 
     try:
         adapter = dockerhttp.NodeAdapter(url, opener)
-        api = dockerhttp.api_client(adapter, dockerhttp.SSH_BASE_URL, options.read_timeout)
+        api = dockerhttp.api_client(adapter, options.read_timeout)
     except BaseException:
         link.close()
         raise

@@ -33,61 +33,83 @@ from gitkube.runtime.channels import ChannelOpenFailed
 # opened when needed and closed after use instead of being kept.
 POOL_SIZE = 10
 
-# docker-py builds raw-stream sockets from `response.raw._fp.fp.channel` when the base URL
-# starts with this (APIClient._get_raw_response_socket); our channel files provide `.channel`.
-SSH_BASE_URL = "http+docker://ssh"
-LOCAL_BASE_URL = "http+docker://localhost"
+# docker-py hands out raw-stream sockets (exec, attach) as `response.raw._fp.fp.channel` when the
+# base URL starts with this (APIClient._get_raw_response_socket); our response files provide
+# `.channel` -- the paramiko channel or the unix socket -- for both kinds of node.
+BASE_URL = "http+docker://ssh"
 
-Opener = Callable[[], Any]  # returns a connected socket-like object (socket.socket or ChannelSock)
+Opener = Callable[[], Any]  # returns a connected socket.socket or paramiko.Channel
 
 
-class _ChannelIO(io.RawIOBase):
-    """Raw reads from a paramiko channel; `.sock` is what docker-py's stream cancel shuts down."""
+class _StreamIO(io.RawIOBase):
+    """Raw reads from a socket or channel; `.sock` is what docker-py's stream cancel shuts down.
 
-    def __init__(self, chan: paramiko.Channel):
+    `exact`: read byte by byte. Used for the response head of an upgraded (hijacked) request:
+    docker-py then reads the stream from the socket itself, so anything read ahead into a buffer
+    here would be lost -- the first line of exec output went missing that way over SSH.
+    """
+
+    def __init__(self, sock: Any, exact: bool):
         super().__init__()
-        self.sock = chan
+        self.sock = sock
+        self.exact = exact
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, b) -> int:
-        data = self.sock.recv(len(b))
+        data = self.sock.recv(1 if self.exact else len(b))
         b[: len(data)] = data
         return len(data)
 
 
-class _ChannelFile(io.BufferedReader):
-    """C-buffered reader for http.client (paramiko's Python ChannelFile is slower to parse headers)."""
+class _StreamFile(io.BufferedReader):
+    """The response file http.client reads from."""
 
-    def __init__(self, chan: paramiko.Channel):
-        super().__init__(_ChannelIO(chan))
-        self.channel = chan
+    def __init__(self, sock: Any, exact: bool):
+        super().__init__(_StreamIO(sock, exact))
+        self.channel = sock
 
 
-class ChannelSock:
-    """What http.client and urllib3 need from a socket, over a paramiko channel."""
+class _StreamSock:
+    """What http.client and urllib3 need from a socket, over a unix socket or paramiko channel."""
 
-    def __init__(self, chan: paramiko.Channel):
-        self.channel = chan
+    def __init__(self, inner: Any):
+        self.inner = inner
+        self.exact_reads = False  # set per request by _StreamConnection
 
-    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> _ChannelFile:
-        return _ChannelFile(self.channel)
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> _StreamFile:
+        return _StreamFile(self.inner, self.exact_reads)
 
     def __getattr__(self, name: str) -> Any:  # sendall, settimeout, fileno, shutdown, close, recv ...
-        return getattr(self.channel, name)
+        return getattr(self.inner, name)
 
 
 class _StreamConnection(urllib3.connection.HTTPConnection):
     def __init__(self, *args: Any, opener: Opener, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._opener = opener
+        self._upgrade = False
 
-    def _new_conn(self) -> socket.socket:
+    def _new_conn(self) -> _StreamSock:
         sock = self._opener()
         if self.timeout is None or isinstance(self.timeout, (int, float)):
             sock.settimeout(self.timeout)
-        return sock
+        return _StreamSock(sock)
+
+    def putrequest(self, *args: Any, **kwargs: Any) -> None:
+        self._upgrade = False
+        super().putrequest(*args, **kwargs)
+
+    def putheader(self, header: str, *values: Any) -> None:
+        if header.lower() == "upgrade":
+            self._upgrade = True
+        super().putheader(header, *values)
+
+    def getresponse(self):
+        if self.sock is not None:
+            self.sock.exact_reads = self._upgrade
+        return super().getresponse()
 
 
 class _StreamPool(urllib3.HTTPConnectionPool):
@@ -177,22 +199,22 @@ def mapped_errors(url: str) -> Iterator[None]:
         raise mapped from e
 
 
-def api_client(adapter: NodeAdapter, base_url: str, timeout: float) -> docker.APIClient:
+def api_client(adapter: NodeAdapter, timeout: float) -> docker.APIClient:
     """A docker.APIClient whose every request goes through `adapter`, with a negotiated API version."""
-    version = _negotiate(adapter, base_url, timeout)
+    version = _negotiate(adapter, timeout)
     # APIClient has no hook for a custom transport: build it for a unix URL (no I/O happens with an
     # explicit version), then swap in our adapter exactly where its __init__ put docker-py's.
     api = docker.APIClient(base_url="unix:///var/run/docker.sock", version=version, timeout=timeout)
     api.mount("http+docker://", adapter)
     api._custom_adapter = adapter
-    api.base_url = base_url
+    api.base_url = BASE_URL
     api.trust_env = False  # no HTTP proxies or .netrc lookups for node traffic
     return api
 
 
-def _negotiate(adapter: NodeAdapter, base_url: str, timeout: float) -> str:
+def _negotiate(adapter: NodeAdapter, timeout: float) -> str:
     """min(server's API version, docker-py's), like the docker CLI; one GET /version."""
-    response = adapter.send(requests.Request("GET", f"{base_url}/version").prepare(), timeout=timeout)
+    response = adapter.send(requests.Request("GET", f"{BASE_URL}/version").prepare(), timeout=timeout)
     try:
         response.raise_for_status()
         server = response.json()["ApiVersion"]

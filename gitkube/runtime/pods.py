@@ -446,8 +446,9 @@ class PodRuntime:
         reader = threading.Thread(target=pump, name=f"exec-{container_id[:12]}", daemon=True)
         reader.start()
         reader.join(max(0.0, deadline - time.monotonic()))
+        timed_out = reader.is_alive()  # decided before the close below lets the reader finish
         _close(sock)
-        if reader.is_alive():
+        if timed_out:
             reader.join(1.0)
             return EXEC_TIMED_OUT, bytes(output) + f"\nexec timed out after {timeout:g} s".encode()
         return self._exec_exit_code(exec_id, deadline), bytes(output)

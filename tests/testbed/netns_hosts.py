@@ -209,10 +209,18 @@ class NetnsHost:
     def _wait_old_containerd(self) -> None:
         """After a SIGKILLed dockerd, its managed containerd takes a moment to die; a dockerd started
         meanwhile fails with "containerd is still running" -> "timeout waiting for containerd to start"."""
-        pid = procs.read_pid(self.exec_root / "containerd" / "containerd.pid")
-        if pid and procs.alive(pid) and str(self.exec_root) in procs.cmdline(pid):
+        pidfile = self.exec_root / "containerd" / "containerd.pid"
+        pid = procs.read_pid(pidfile)
+        if pid is None:
+            return
+        if procs.alive(pid) and str(self.exec_root) in procs.cmdline(pid):
             if not procs.wait_gone(pid, 5):
                 procs.terminate(pid, 5)
+        # dockerd only checks kill(pid, 0), which also succeeds for a zombie: the old containerd was
+        # dockerd's child and waits for PID 1 to reap it -- a stale pidfile would make the new dockerd
+        # dial the dead containerd's socket until it gives up. The old containerd is gone: drop the file.
+        if not procs.alive(pid):
+            pidfile.unlink(missing_ok=True)
 
     # -- network failure -------------------------------------------------------------------------
     _DROP_RULES = (("raw", "PREROUTING", "-i"), ("mangle", "POSTROUTING", "-o"))

@@ -407,6 +407,7 @@ def main(argv=None) -> int:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=None, help="default: a free port")
     ap.add_argument("--env-file", help="also write the `export GITKUBE_TEST_SSH_...` lines here")
+    ap.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
     a = ap.parse_args(argv)
     if a.action == "stop":
         stopped = stop_sshd(Path(a.dir) / "sshd-local.pid")
@@ -419,7 +420,8 @@ def main(argv=None) -> int:
     if a.env_file:
         Path(a.env_file).write_text(lines)
     sys.stdout.write(lines)
-    print(f"sshd up on {ep.host}:{ep.port} (pid {ep.pid}) in {time.monotonic() - t0:.2f} s", file=sys.stderr)
+    if not a.quiet:
+        print(f"sshd up on {ep.host}:{ep.port} (pid {ep.pid}) in {time.monotonic() - t0:.2f} s", file=sys.stderr)
     return 0
 
 
