@@ -31,7 +31,8 @@ def pod(i: int) -> dict:
         "spec": {"nodeName": "local", "containers": [{"name": "main", "image": "busybox:1.36",
                                                       "ports": [{"containerPort": 8080}]}]},
         "status": {"phase": "Running", "podIP": f"10.1.{i // 250}.{i % 250}", "containerStatuses": [
-            {"name": "main", "ready": True, "restartCount": 0, "state": {"running": {"startedAt": "2024-01-01T00:00:00Z"}}}]},
+            {"name": "main", "ready": True, "restartCount": 0,
+             "state": {"running": {"startedAt": "2024-01-01T00:00:00Z"}}}]},
     }
 
 

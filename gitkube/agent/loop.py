@@ -18,6 +18,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
+from gitkube.agent.controllers import default_controllers, take_snapshot, write_changes
 from gitkube.agent.executor import Executor
 from gitkube.agent.kubelet import Kubelet
 from gitkube.agent.nodes import NodePool, ensure_local_node
@@ -46,6 +47,7 @@ class Agent:
         pool_args = {} if heartbeat is None else {"heartbeat": heartbeat}
         self.nodes = NodePool(store, self.wake, ssh_options, sandbox_image, **pool_args)
         self.kubelet = Kubelet(store, self.executor, self.prober)
+        self.controllers = default_controllers()
         self._listers = ThreadPoolExecutor(4, thread_name_prefix="observe")
         self._watchers: dict[str, threading.Thread] = {}
         self.passes = 0
@@ -110,14 +112,24 @@ class Agent:
             return LEASE_TTL / 3
         self.passes += 1
         now = time.time()
-        node_objs = self.store.list("Node")
+        next_pass = self.resync
+        snap = take_snapshot(self.store, now)
+        written = 0
+        for controller in self.controllers:
+            changes = controller.sync(snap)
+            written += write_changes(self.store, changes)
+            if changes.requeue_after is not None:
+                next_pass = min(next_pass, changes.requeue_after)
+            if written:  # later controllers see what earlier ones created
+                snap = take_snapshot(self.store, now)
+                written = 0
+        node_objs = snap.of("Node")
         self.nodes.sync(node_objs)
-        pods = self.store.list("Pod")
+        pods = snap.of("Pod")
         self._bind(pods, node_objs)
         ready = self.nodes.ready_nodes()
         observed = self._observe(ready)
         self._watch_events(ready)
-        next_pass = self.resync
         statuses: list[tuple[dict, dict]] = []
         events = []
         for node in ready:

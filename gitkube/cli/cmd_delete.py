@@ -77,16 +77,26 @@ def grace_of(grace_period: int, force: bool, now: bool) -> int:
 def delete(
     kind: Annotated[Optional[str], typer.Argument(metavar="[KIND]", help="po, deploy, svc, all…")] = None,
     names: Annotated[Optional[list[str]], typer.Argument(metavar="[NAME]...", help="Objects to delete.")] = None,
-    filename: Annotated[list[str], typer.Option("-f", "--filename", help="Delete what these manifests declare (file, directory or -; repeatable).")] = [],
-    namespace: Annotated[Optional[str], typer.Option("-n", "--namespace", help="Namespace (default: default).")] = None,
-    all_namespaces: Annotated[bool, typer.Option("-A", "--all-namespaces", help="With -l or --all: across all namespaces.")] = False,
-    selector: Annotated[Optional[str], typer.Option("-l", "--selector", help="Delete the objects of KIND matching this label selector.")] = None,
+    filename: Annotated[list[str], typer.Option(
+        "-f", "--filename", help="Delete what these manifests declare (file, directory or -; repeatable).")] = [],
+    namespace: Annotated[Optional[str], typer.Option(
+        "-n", "--namespace", help="Namespace (default: default).")] = None,
+    all_namespaces: Annotated[bool, typer.Option(
+        "-A", "--all-namespaces", help="With -l or --all: across all namespaces.")] = False,
+    selector: Annotated[Optional[str], typer.Option(
+        "-l", "--selector", help="Delete the objects of KIND (or in -f) matching this label selector.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Delete every object of KIND in the namespace.")] = False,
-    cascade: Annotated[str, typer.Option("--cascade", metavar="background|foreground|orphan", help="What happens to dependents (default background; a bare --cascade means background).")] = "background",
-    grace_period: Annotated[int, typer.Option("--grace-period", help="Seconds a pod gets to terminate; -1 uses the pod's own. Can only be 0 with --force (otherwise 0 becomes 1).")] = -1,
-    force: Annotated[bool, typer.Option("--force", help="Remove at once, without waiting for containers to stop (grace period 0).")] = False,
+    cascade: Annotated[str, typer.Option(
+        "--cascade", metavar="background|foreground|orphan",
+        help="What happens to dependents (default background; a bare --cascade means background).")] = "background",
+    grace_period: Annotated[int, typer.Option(
+        "--grace-period", help="Seconds a pod gets to terminate; -1 uses the pod's own. Can only be 0 with "
+                               "--force (otherwise 0 becomes 1).")] = -1,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Remove at once, without waiting for containers to stop (grace period 0).")] = False,
     now: Annotated[bool, typer.Option("--now", help="Signal pods to stop at once (--grace-period=1).")] = False,
-    ignore_not_found: Annotated[bool, typer.Option("--ignore-not-found", help="Treat objects that do not exist as deleted.")] = False,
+    ignore_not_found: Annotated[bool, typer.Option(
+        "--ignore-not-found", help="Treat objects that do not exist as deleted.")] = False,
     output: Annotated[Optional[str], typer.Option("-o", "--output", help="name: print kind/name only.")] = None,
 ) -> None:
     from gitkube.cli.common import open_state

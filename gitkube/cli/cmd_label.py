@@ -118,10 +118,14 @@ def relabel(store: Store, info: KindInfo, namespace: str, name: str, add: dict[s
                   "and --overwrite is not given; 2 usage error (invalid label syntax, conflicting flags).")
 def label(
     kind: Annotated[str, typer.Argument(metavar="KIND", help="po, deploy, node…")],
-    args: Annotated[list[str], typer.Argument(metavar="NAME... KEY=VALUE... KEY-...", help="Objects, then label changes.")],
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Allow changing the value of an existing label.")] = False,
-    namespace: Annotated[Optional[str], typer.Option("-n", "--namespace", help="Namespace (default: default).")] = None,
-    selector: Annotated[Optional[str], typer.Option("-l", "--selector", help="Label the objects of KIND matching this selector.")] = None,
+    args: Annotated[list[str], typer.Argument(
+        metavar="NAME... KEY=VALUE... KEY-...", help="Objects, then label changes.")],
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Allow changing the value of an existing label.")] = False,
+    namespace: Annotated[Optional[str], typer.Option(
+        "-n", "--namespace", help="Namespace (default: default).")] = None,
+    selector: Annotated[Optional[str], typer.Option(
+        "-l", "--selector", help="Label the objects of KIND matching this selector.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Label every object of KIND in the namespace.")] = False,
 ) -> None:
     from gitkube.cli.common import open_state

@@ -59,9 +59,12 @@ def scale(
     kind: Annotated[str, typer.Argument(metavar="KIND", help="rc, rs, deploy or job")],
     names: Annotated[Optional[list[str]], typer.Argument(metavar="[NAME]...", help="Objects to scale.")] = None,
     replicas: Annotated[int, typer.Option("--replicas", help="The new desired size (required).")] = -1,
-    current_replicas: Annotated[int, typer.Option("--current-replicas", help="Only scale when the current size is this (precondition); -1 for no check.")] = -1,
-    namespace: Annotated[Optional[str], typer.Option("-n", "--namespace", help="Namespace (default: default).")] = None,
-    selector: Annotated[Optional[str], typer.Option("-l", "--selector", help="Scale the objects of KIND matching this selector.")] = None,
+    current_replicas: Annotated[int, typer.Option(
+        "--current-replicas", help="Only scale when the current size is this; -1: no check.")] = -1,
+    namespace: Annotated[Optional[str], typer.Option(
+        "-n", "--namespace", help="Namespace (default: default).")] = None,
+    selector: Annotated[Optional[str], typer.Option(
+        "-l", "--selector", help="Scale the objects of KIND matching this selector.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Scale every object of KIND in the namespace.")] = False,
 ) -> None:
     from gitkube.cli.common import open_state

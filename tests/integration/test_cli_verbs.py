@@ -94,7 +94,8 @@ KINDS = [
 
 
 @pytest.mark.parametrize("kind, header, row_start", KINDS)
-def test_get_each_kind_prints_kubectl_columns(applied: Path, kind: str, header: list[str], row_start: list[str]) -> None:
+def test_get_each_kind_prints_kubectl_columns(applied: Path, kind: str, header: list[str],
+                                              row_start: list[str]) -> None:
     done = gk(applied, "get", kind)
     assert done.returncode == 0, done.stderr
     rows = table(done.stdout)
@@ -247,7 +248,8 @@ def test_scale_sets_replicas_and_checks_the_precondition(state: Path) -> None:
     assert table(gk(state, "get", "rs", "kubia").stdout)[1][1] == "5"
     done = gk(state, "scale", "rs", "kubia", "--replicas=1", "--current-replicas=3")
     assert (done.returncode, done.stderr) == (1, "error: Expected replicas to be 3, was 5\n")
-    assert gk(state, "scale", "deploy", "kubia-deploy", "--replicas", "0").stdout == "deployment.apps/kubia-deploy scaled\n"
+    done = gk(state, "scale", "deploy", "kubia-deploy", "--replicas", "0")
+    assert done.stdout == "deployment.apps/kubia-deploy scaled\n"
     assert gk(state, "scale", "job", "batch-job", "--replicas=3").stdout == "job.batch/batch-job scaled\n"
     assert json.loads(gk(state, "get", "job", "batch-job", "-o", "json").stdout)["spec"]["parallelism"] == 3
 
@@ -357,7 +359,8 @@ def test_force_with_a_positive_grace_period_is_refused(state: Path) -> None:
 def test_create_namespace(state: Path) -> None:
     assert gk(state, "create", "namespace", "team-a").stdout == "namespace/team-a created\n"
     done = gk(state, "create", "ns", "team-a")
-    assert (done.returncode, done.stderr) == (1, 'Error from server (AlreadyExists): namespaces "team-a" already exists\n')
+    assert (done.returncode, done.stderr) == (
+        1, 'Error from server (AlreadyExists): namespaces "team-a" already exists\n')
     done = gk(state, "create", "namespace", "Team_A")
     assert done.returncode == 1 and done.stderr.startswith('The Namespace "Team_A" is invalid: metadata.name:')
 

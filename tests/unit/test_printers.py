@@ -80,10 +80,12 @@ POD_CASES = [
                  ("0/1", "Signal:9", "0"), id="a signal without reason shows Signal:n"),
     pytest.param(pod(2, {"phase": "Running", "conditions": READY_TRUE,
                          "containerStatuses": [running("c0"), terminated("c1", 0, "Completed")]}),
-                 ("1/2", "Running", "0"), id="Completed becomes Running while another container runs and the pod is Ready"),
+                 ("1/2", "Running", "0"),
+                 id="Completed becomes Running while another container runs and the pod is Ready"),
     pytest.param(pod(2, {"phase": "Running",
                          "containerStatuses": [running("c0"), terminated("c1", 0, "Completed")]}),
-                 ("1/2", "NotReady", "0"), id="Completed becomes NotReady while another container runs and the pod is not Ready"),
+                 ("1/2", "NotReady", "0"),
+                 id="Completed becomes NotReady while another container runs and the pod is not Ready"),
     pytest.param(pod(1, {"phase": "Running", "containerStatuses": [running("c0")]}, deleting=True),
                  ("1/1", "Terminating", "0"), id="a deletionTimestamp makes the pod Terminating"),
     pytest.param(pod(1, None, deleting=True), ("0/1", "Terminating", "0"),
@@ -161,13 +163,17 @@ def test_age(ts: str | None, expected: str) -> None:
     assert age(ts, NOW) == expected
 
 
+LONG_LB = {"loadBalancer": {"ingress": [{"hostname": "a-very-long-name.example.com"}]}}
+
+
 def svc(spec: dict, status: dict | None = None) -> dict:
     return {"kind": "Service", "metadata": {"name": "s"}, "spec": spec, "status": status or {}}
 
 
 @pytest.mark.parametrize("ports, expected", [
     pytest.param([{"port": 80}], "80/TCP", id="protocol defaults to TCP"),
-    pytest.param([{"port": 80, "nodePort": 30123, "protocol": "TCP"}], "80:30123/TCP", id="a node port is shown after a colon"),
+    pytest.param([{"port": 80, "nodePort": 30123, "protocol": "TCP"}], "80:30123/TCP",
+                 id="a node port is shown after a colon"),
     pytest.param([{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}], "53/UDP,53/TCP",
                  id="several ports are comma-joined"),
     pytest.param([], "<none>", id="no ports is none"),
@@ -185,10 +191,8 @@ def test_service_ports(ports: list, expected: str) -> None:
     pytest.param(svc({"type": "LoadBalancer"}), False, "<pending>", id="a LoadBalancer without ingress is pending"),
     pytest.param(svc({"type": "LoadBalancer"}, {"loadBalancer": {"ingress": [{"ip": "9.9.9.9"}]}}), False,
                  "9.9.9.9", id="a LoadBalancer shows its ingress IP"),
-    pytest.param(svc({"type": "LoadBalancer"}, {"loadBalancer": {"ingress": [{"hostname": "a-very-long-name.example.com"}]}}),
-                 False, "a-very-long-n...", id="a long LoadBalancer address is cut to 16 characters"),
-    pytest.param(svc({"type": "LoadBalancer"}, {"loadBalancer": {"ingress": [{"hostname": "a-very-long-name.example.com"}]}}),
-                 True, "a-very-long-name.example.com", id="wide output keeps the whole LoadBalancer address"),
+    pytest.param(svc({"type": "LoadBalancer"}, LONG_LB), False, "a-very-long-n...", id="a long LoadBalancer address is cut to 16 characters"),
+    pytest.param(svc({"type": "LoadBalancer"}, LONG_LB), True, "a-very-long-name.example.com", id="wide output keeps the whole LoadBalancer address"),
     pytest.param(svc({"type": "ExternalName", "externalName": "db.example.com"}), False, "db.example.com",
                  id="ExternalName shows the external name"),
 ])
@@ -222,7 +226,8 @@ def subset(ips: list[str], ports: list[int] | None = None, names: list[str] | No
                  "10.0.0.1:80,10.0.0.2:80,10.0.0.3:80 + 2 more...", id="after three the rest are counted"),
     pytest.param([subset(["10.0.0.1", "10.0.0.2"], [80, 443])], None,
                  "10.0.0.1:80,10.0.0.2:80,10.0.0.1:443 + 1 more...", id="every port counts every address"),
-    pytest.param([subset(["10.0.0.1", "10.0.0.2"])], None, "10.0.0.1,10.0.0.2", id="a subset without ports lists bare IPs"),
+    pytest.param([subset(["10.0.0.1", "10.0.0.2"])], None, "10.0.0.1,10.0.0.2",
+                 id="a subset without ports lists bare IPs"),
     pytest.param([subset(["fd00::1"], [80])], None, "[fd00::1]:80", id="IPv6 addresses are bracketed"),
     pytest.param([subset(["10.0.0.1"], [80, 443], ["http", "https"])], {"https"}, "10.0.0.1:443",
                  id="a port name filter keeps only that port"),
@@ -255,7 +260,8 @@ def test_ingress_hosts(rules: list, expected: str) -> None:
 
 @pytest.mark.parametrize("node, expected", [
     pytest.param({"status": {"conditions": [{"type": "Ready", "status": "True"}]}}, "Ready", id="a Ready condition"),
-    pytest.param({"status": {"conditions": [{"type": "Ready", "status": "False"}]}}, "NotReady", id="a false Ready condition"),
+    pytest.param({"status": {"conditions": [{"type": "Ready", "status": "False"}]}}, "NotReady",
+                 id="a false Ready condition"),
     pytest.param({"status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}}, "NotReady",
                  id="an unknown Ready condition is NotReady as in kubectl"),
     pytest.param({}, "Unknown", id="no Ready condition is Unknown"),
@@ -272,7 +278,8 @@ def test_node_status(node: dict, expected: str) -> None:
     pytest.param({"completions": 1}, {"succeeded": 1, "startTime": "2024-05-01T11:50:00Z",
                                       "completionTime": "2024-05-01T11:50:42Z"}, ["1/1", "42s"],
                  id="a finished job's duration runs from start to completion"),
-    pytest.param({"completions": 1}, {"startTime": FIVE_MIN_AGO}, ["0/1", "5m"], id="a running job's duration runs to now"),
+    pytest.param({"completions": 1}, {"startTime": FIVE_MIN_AGO}, ["0/1", "5m"],
+                 id="a running job's duration runs to now"),
 ])
 def test_job_columns(spec: dict, status: dict, expected: list[str]) -> None:
     job = {"kind": "Job", "metadata": {"name": "j", "creationTimestamp": FIVE_MIN_AGO}, "spec": spec, "status": status}

@@ -5,7 +5,8 @@
 - `columns`: the columns of each kind, as kubectl's printers define them.
 - `format`: cell values: ages (HumanDuration), pod STATUS/READY/RESTARTS, Service ports, endpoints.
 - `structured`: `-o yaml|json|name`.
-- `describe`: `describe` text for each kind.
+- `describe`: `describe` text for each kind, built from `sections` (the aligned writer, metadata,
+  containers, pod templates, conditions, events).
 - `naming`: kinds as users type them, and the kubectl messages that name objects.
 
 Everything here is pure: objects and `now` (seconds since the epoch) in, text out (`describe`

@@ -1,0 +1,67 @@
+"""Running the workload controllers inside the agent: one snapshot, each controller's Changes
+written in its own transaction, conflicts dropped for the next pass to redo."""
+
+from __future__ import annotations
+
+import logging
+
+from gitkube.controllers.base import Changes, Controller, Snapshot
+from gitkube.errors import AlreadyExists, Conflict, NotFound
+from gitkube.store.base import Store
+
+log = logging.getLogger("gitkube.agent")
+
+SNAPSHOT_KINDS = ("Pod", "Node", "ReplicaSet", "ReplicationController", "Deployment", "DaemonSet", "Job", "CronJob",
+                  "Service", "Endpoints")
+
+
+def default_controllers() -> list[Controller]:
+    from gitkube.controllers.gc import GarbageCollector
+    from gitkube.controllers.replicaset import ReplicaSetController
+
+    return [ReplicaSetController(), GarbageCollector()]
+
+
+def take_snapshot(store: Store, now: float) -> Snapshot:
+    snap = Snapshot(now)
+    for kind in SNAPSHOT_KINDS:
+        snap.objects[kind] = store.list(kind)
+    return snap
+
+
+def write_changes(store: Store, changes: Changes) -> int:
+    """Write what a controller asked for; returns how many writes took effect."""
+    if changes.empty and not changes.events:
+        return 0
+    done = 0
+    with store.atomic():
+        for obj in changes.creates:
+            try:
+                store.create(obj)
+                done += 1
+            except AlreadyExists:
+                pass
+        for obj in changes.updates:
+            try:
+                store.update(obj)
+                done += 1
+            except (Conflict, NotFound):
+                pass
+        for kind, namespace, name, propagation in changes.deletes:
+            try:
+                if propagation == "remove":
+                    store.remove(kind, namespace, name)
+                else:
+                    store.delete(kind, namespace, name, propagation=propagation)  # type: ignore[arg-type]
+                done += 1
+            except NotFound:
+                pass
+        for kind, namespace, name, status in changes.statuses:
+            try:
+                store.update_status(kind, namespace, name, status)
+                done += 1
+            except NotFound:
+                pass
+        for obj, type_, reason, message in changes.events:
+            store.record_event(obj, reason, message, type_)
+    return done

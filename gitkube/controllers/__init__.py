@@ -1,0 +1,1 @@
+"""Workload controllers: each a pure `sync(snapshot) -> Changes`; the agent writes the changes."""
