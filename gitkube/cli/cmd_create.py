@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -16,13 +16,17 @@ app.add_typer(create_app, name="create")
 @create_app.command("namespace", short_help="Create a namespace (alias: ns).",
                     help="Create a namespace (alias: ns).\n\n"
                          "Exit codes: 0 success; 1 the name is invalid or already taken; 2 usage error.")
-def namespace(name: Annotated[str, typer.Argument(metavar="NAME", help="A DNS label: a-z, 0-9 and '-'.")]) -> None:
+def namespace(
+    name: Annotated[Optional[str], typer.Argument(metavar="NAME", help="A DNS label: a-z, 0-9 and '-'.")] = None,
+) -> None:
     from gitkube.cli.common import open_state
     from gitkube.cli.printers.naming import already_exists, warn
-    from gitkube.errors import AlreadyExists
+    from gitkube.errors import AlreadyExists, UsageError
     from gitkube.kinds import BY_KIND
     from gitkube.labels.validation import dns1123_label
 
+    if not name:
+        raise UsageError("exactly one NAME is required, got 0")
     if errs := dns1123_label(name):
         warn(f'The Namespace "{name}" is invalid: metadata.name: Invalid value: "{name}": {"; ".join(errs)}')
         raise typer.Exit(1)

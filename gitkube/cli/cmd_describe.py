@@ -14,7 +14,7 @@ from gitkube.cli.main import app
                   "Without NAME: every object of KIND in the namespace (or those matching -l).\n\n"
                   "Exit codes: 0 success; 1 an object was not found; 2 usage error.")
 def describe(
-    kind: Annotated[str, typer.Argument(metavar="KIND", help="po, deploy, svc, node…")],
+    kind: Annotated[Optional[str], typer.Argument(metavar="KIND", help="po, deploy, svc, node…")] = None,
     names: Annotated[Optional[list[str]], typer.Argument(metavar="[NAME]...", help="Objects to describe.")] = None,
     namespace: Annotated[Optional[str], typer.Option("-n", "--namespace", help="Namespace (default: default).")] = None,
     all_namespaces: Annotated[bool, typer.Option("-A", "--all-namespaces", help="Across all namespaces.")] = False,
@@ -25,10 +25,10 @@ def describe(
 
     from gitkube.cli.common import open_state
     from gitkube.cli.printers.describe import describe as describe_text
-    from gitkube.cli.printers.naming import not_found, resolve_kind, warn
+    from gitkube.cli.printers.naming import not_found, require_kind, resolve_kind, warn
     from gitkube.errors import UsageError
 
-    info = resolve_kind(kind)
+    info = resolve_kind(require_kind(kind, "describe"))
     if names and selector is not None:
         raise UsageError("name cannot be provided when a selector is specified")
     parsed = None

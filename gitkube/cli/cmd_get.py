@@ -21,7 +21,8 @@ OUTPUTS = ("wide", "yaml", "json", "name")
                   "Exit codes: 0 success (also when nothing matches); 1 a named object was not found; "
                   "2 usage error (unknown kind, invalid selector, conflicting flags).")
 def get(
-    kind: Annotated[str, typer.Argument(metavar="KIND", help="What to list: po, deploy, svc, pods,svc, all…")],
+    kind: Annotated[Optional[str], typer.Argument(
+        metavar="KIND", help="What to list: po, deploy, svc, pods,svc, all…")] = None,
     names: Annotated[Optional[list[str]], typer.Argument(metavar="[NAME]...", help="Only these objects.")] = None,
     namespace: Annotated[Optional[str], typer.Option("-n", "--namespace", help="Namespace (default: default).")] = None,
     all_namespaces: Annotated[bool, typer.Option("-A", "--all-namespaces", help="List across all namespaces.")] = False,
@@ -37,10 +38,10 @@ def get(
     import time
 
     from gitkube.cli.common import open_state
-    from gitkube.cli.printers.naming import not_found, resolve_kinds, warn
+    from gitkube.cli.printers.naming import not_found, require_kind, resolve_kinds, warn
     from gitkube.errors import UsageError
 
-    infos = resolve_kinds(kind)
+    infos = resolve_kinds(require_kind(kind, "get"))
     names = names or []
     output = output or ""
     if output not in ("", *OUTPUTS):

@@ -86,15 +86,15 @@ def relabel(store: Store, info: KindInfo, namespace: str, name: str, add: dict[s
             return None
         md = obj["metadata"]
         old = dict(md.get("labels") or {})
+        if attempt == 0:
+            for key in remove:
+                if key not in old:
+                    typer.echo(f'label "{key}" not found.')
         if not overwrite:
             taken = [f"'{k}' already has a value ({old[k]}), and --overwrite is false"
                      for k, v in add.items() if k in old and old[k] != v]
             if taken:
                 raise LabelTaken(", ".join(taken))
-        if attempt == 0:
-            for key in remove:
-                if key not in old:
-                    typer.echo(f'label "{key}" not found.')
         new = {k: v for k, v in old.items() if k not in remove}
         new.update(add)
         if new == old:
@@ -117,9 +117,9 @@ def relabel(store: Store, info: KindInfo, namespace: str, name: str, add: dict[s
                   "Exit codes: 0 success; 1 an object was not found, or a label already has another value "
                   "and --overwrite is not given; 2 usage error (invalid label syntax, conflicting flags).")
 def label(
-    kind: Annotated[str, typer.Argument(metavar="KIND", help="po, deploy, node…")],
-    args: Annotated[list[str], typer.Argument(
-        metavar="NAME... KEY=VALUE... KEY-...", help="Objects, then label changes.")],
+    kind: Annotated[Optional[str], typer.Argument(metavar="KIND", help="po, deploy, node…")] = None,
+    args: Annotated[Optional[list[str]], typer.Argument(
+        metavar="NAME... KEY=VALUE... KEY-...", help="Objects, then label changes.")] = None,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Allow changing the value of an existing label.")] = False,
     namespace: Annotated[Optional[str], typer.Option(
@@ -129,11 +129,11 @@ def label(
     all_: Annotated[bool, typer.Option("--all", help="Label every object of KIND in the namespace.")] = False,
 ) -> None:
     from gitkube.cli.common import open_state
-    from gitkube.cli.printers.naming import not_found, resolve_kind, warn
+    from gitkube.cli.printers.naming import not_found, require_kind, resolve_kind, warn
     from gitkube.errors import UsageError
 
-    info = resolve_kind(kind)
-    names, pairs = split_args(args)
+    info = resolve_kind(require_kind(kind, "label"))
+    names, pairs = split_args(args or [])
     add, remove = parse_changes(pairs)
     if all_ and selector is not None:
         raise UsageError("cannot set --all and --selector at the same time")

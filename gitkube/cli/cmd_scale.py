@@ -56,7 +56,7 @@ def scale_one(store: Store, info: KindInfo, namespace: str, name: str, replicas:
                   "Exit codes: 0 success; 1 an object was not found, or --current-replicas does not match; "
                   "2 usage error (missing or negative --replicas, a kind that cannot be scaled).")
 def scale(
-    kind: Annotated[str, typer.Argument(metavar="KIND", help="rc, rs, deploy or job")],
+    kind: Annotated[Optional[str], typer.Argument(metavar="KIND", help="rc, rs, deploy or job")] = None,
     names: Annotated[Optional[list[str]], typer.Argument(metavar="[NAME]...", help="Objects to scale.")] = None,
     replicas: Annotated[int, typer.Option("--replicas", help="The new desired size (required).")] = -1,
     current_replicas: Annotated[int, typer.Option(
@@ -68,10 +68,10 @@ def scale(
     all_: Annotated[bool, typer.Option("--all", help="Scale every object of KIND in the namespace.")] = False,
 ) -> None:
     from gitkube.cli.common import open_state
-    from gitkube.cli.printers.naming import not_found, resolve_kind, warn
+    from gitkube.cli.printers.naming import not_found, require_kind, resolve_kind, warn
     from gitkube.errors import UsageError
 
-    info = resolve_kind(kind)
+    info = resolve_kind(require_kind(kind, "scale"))
     if info.kind not in SCALE_FIELD:
         raise UsageError(f"{info.plural} cannot be scaled; scalable kinds are replicationcontrollers, "
                          "replicasets, deployments and jobs")

@@ -23,6 +23,7 @@ import pytest
 from docker.utils import version_lt
 
 from gitkube.errors import PermanentError, TransientError
+from gitkube.runtime import dockerhttp
 from gitkube.runtime.connection import NodeConnection, SshOptions, connect
 from testbed import TEST_IMAGE, is_ci
 from testbed.images import INDEX_HTML
@@ -128,6 +129,24 @@ def test_exec_returns_output_plain_demuxed_and_streamed(node, labels):
     assert node.api.exec_inspect(ex["Id"])["ExitCode"] == 3
     ex = node.api.exec_create(cid, ["sh", "-c", "for i in 1 2 3; do echo s$i; sleep 0.1; done"])
     assert b"".join(node.api.exec_start(ex["Id"], stream=True)) == b"s1\ns2\ns3\n"
+
+
+def test_exec_output_is_not_lost_when_the_response_head_is_read_late(node, labels, monkeypatch):
+    """docker-py reads a hijacked exec stream from the socket itself: a response head read with
+    read-ahead swallows output that arrived with it (docker-py's own transports lose it this way
+    under load). A delay before reading the head makes that deterministic."""
+    cid = _run_container(node, labels, POLITE)
+    read_head = dockerhttp._StreamConnection.getresponse
+
+    def late(self):
+        time.sleep(0.3)
+        return read_head(self)
+
+    monkeypatch.setattr(dockerhttp._StreamConnection, "getresponse", late)
+    for stream in (False, True):
+        ex = node.api.exec_create(cid, ["echo", "first"])
+        out = node.api.exec_start(ex["Id"], stream=stream)
+        assert (out if isinstance(out, bytes) else b"".join(out)) == b"first\n"
 
 
 def test_events_stream_reports_a_container_being_created(node, labels):

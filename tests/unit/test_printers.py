@@ -191,8 +191,10 @@ def test_service_ports(ports: list, expected: str) -> None:
     pytest.param(svc({"type": "LoadBalancer"}), False, "<pending>", id="a LoadBalancer without ingress is pending"),
     pytest.param(svc({"type": "LoadBalancer"}, {"loadBalancer": {"ingress": [{"ip": "9.9.9.9"}]}}), False,
                  "9.9.9.9", id="a LoadBalancer shows its ingress IP"),
-    pytest.param(svc({"type": "LoadBalancer"}, LONG_LB), False, "a-very-long-n...", id="a long LoadBalancer address is cut to 16 characters"),
-    pytest.param(svc({"type": "LoadBalancer"}, LONG_LB), True, "a-very-long-name.example.com", id="wide output keeps the whole LoadBalancer address"),
+    pytest.param(svc({"type": "LoadBalancer"}, LONG_LB), False, "a-very-long-n...",
+                 id="a long LoadBalancer address is cut to 16 characters"),
+    pytest.param(svc({"type": "LoadBalancer"}, LONG_LB), True, "a-very-long-name.example.com",
+                 id="wide output keeps the whole LoadBalancer address"),
     pytest.param(svc({"type": "ExternalName", "externalName": "db.example.com"}), False, "db.example.com",
                  id="ExternalName shows the external name"),
 ])

@@ -12,6 +12,14 @@ from gitkube.kinds import BY_KIND, KindInfo, resolve
 ALL_KINDS = ("Pod", "ReplicationController", "Service", "DaemonSet", "Deployment", "ReplicaSet", "Job", "CronJob")
 
 
+def require_kind(kind: str | None, verb: str) -> str:
+    """The KIND argument, or a usage error naming the kinds there are."""
+    if not kind:
+        kinds = ", ".join(sorted(k.plural for k in BY_KIND.values()))
+        raise UsageError(f"you must specify the type of resource to {verb}; one of: {kinds}")
+    return kind
+
+
 def resolve_kind(name: str) -> KindInfo:
     """The kind a user typed (`po`, `deploy`, `Pod`…); an unknown one is a usage error."""
     info = resolve(name)
