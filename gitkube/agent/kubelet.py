@@ -102,7 +102,7 @@ class Kubelet:
             rt.stop(action.container_id, 0)
         elif action.op == "start-sandbox":
             assert pod is not None
-            rt.run_sandbox(pod, action.attempt)
+            rt.run_sandbox(pod, attempt=action.attempt)
         elif action.op == "start-container":
             assert pod is not None
             self._start_container(node, pod, action)

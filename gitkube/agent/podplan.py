@@ -253,6 +253,7 @@ def _container(pod: dict, c: dict, history: list[Observed], sandbox: Observed | 
     ran_for = ended - started if started is not None and ended is not None else None
     delay = restart_delay(latest.attempt, ran_for)
     ready_at = (ended or now) + delay
+    status["lastState"] = {"terminated": term}
     if now >= ready_at:
         status["state"] = {"terminated": term} if sandbox is None else {"waiting": {"reason": "ContainerCreating"}}
         if sandbox is not None:
@@ -263,7 +264,6 @@ def _container(pod: dict, c: dict, history: list[Observed], sandbox: Observed | 
         status["state"] = {"waiting": {
             "reason": "CrashLoopBackOff",
             "message": f"back-off {int(delay)}s restarting failed container={name} pod={pod['metadata']['name']}"}}
-        status["lastState"] = {"terminated": term}
         plan.wake_in(ready_at - now)
     return status, False
 

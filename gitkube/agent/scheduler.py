@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable
 
-from gitkube.runtime.quantity import parse_cpu_millis, parse_bytes
+from gitkube.runtime.quantity import to_bytes, to_millicpu
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,16 +51,16 @@ def pod_requests(pod: dict) -> tuple[int, int]:
         res = c.get("resources") or {}
         req = {**(res.get("limits") or {}), **(res.get("requests") or {})}
         if "cpu" in req:
-            cpu += parse_cpu_millis(req["cpu"])
+            cpu += to_millicpu(req["cpu"])
         if "memory" in req:
-            mem += parse_bytes(req["memory"])
+            mem += to_bytes(req["memory"])
     return cpu, mem
 
 
 def capacity(node: dict) -> tuple[int, int]:
     cap = (node.get("status") or {}).get("allocatable") or (node.get("status") or {}).get("capacity") or {}
-    cpu = parse_cpu_millis(cap["cpu"]) if "cpu" in cap else 0
-    mem = parse_bytes(cap["memory"]) if "memory" in cap else 0
+    cpu = to_millicpu(cap["cpu"]) if "cpu" in cap else 0
+    mem = to_bytes(cap["memory"]) if "memory" in cap else 0
     return cpu, mem
 
 

@@ -49,7 +49,8 @@ class NodeConnection:
         self.last_error: str | None = None  # why the last ping() failed
 
     def ping(self) -> bool:
-        """True if the engine answers /_ping within the connect timeout; else False and `last_error`."""
+        """True if the engine answers /_ping within the connect timeout; else False, and `last_error`
+        says why. A reconnect that finds a changed host key still raises PermanentError."""
         timeout = min(self.options.connect_timeout, self.options.read_timeout)
         try:
             response = self.api.get(f"{self.api.base_url}/_ping", timeout=timeout)  # APIClient.ping has no timeout

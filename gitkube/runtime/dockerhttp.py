@@ -140,7 +140,10 @@ class NodeAdapter(requests.adapters.HTTPAdapter):
                 response.content  # read the body here, so a failure while reading it is mapped too
             return response
         except Exception as e:
-            raise transport_error(self.url, e, timeout) from e
+            mapped = transport_error(self.url, e, timeout)
+            if mapped is e:
+                raise
+            raise mapped from e
 
     def close(self) -> None:
         super().close()

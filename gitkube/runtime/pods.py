@@ -32,7 +32,8 @@ from docker.utils.socket import frames_iter
 
 from gitkube.errors import PermanentError, RuntimeFailure, TransientError
 from gitkube.runtime import labels as L
-from gitkube.runtime import quantity, sandbox
+from gitkube.runtime import quantity
+from gitkube.runtime.sandbox import ensure_image as ensure_pause_image
 
 #: Return code of `PodRuntime.exec` when the command outlived its timeout (no real exit code is negative).
 EXEC_TIMED_OUT = -1
@@ -162,7 +163,7 @@ class PodRuntime:
         with self._sandbox_lock:
             if self._sandbox_image is None:
                 with _mapped("prepare sandbox image"):
-                    self._sandbox_image = sandbox.ensure_image(self.api)
+                    self._sandbox_image = ensure_pause_image(self.api)
             return self._sandbox_image
 
     def run_sandbox(self, pod: dict, dns: DnsConfig | None = None, *, attempt: int = 0) -> ObservedContainer:
@@ -197,7 +198,7 @@ class PodRuntime:
                 name=f"gk_{L.SANDBOX}_{meta.name}_{meta.namespace}_{meta.uid[:8]}_{attempt}",
                 hostname=hostname,
                 labels=self._labels(meta, L.SANDBOX, "sandbox", attempt, _hash(settings)),
-                ports=[(int(p.split("/")[0]), p.split("/")[1]) for p in bindings] or None,
+                ports={port: {} for port in bindings} or None,
                 stop_signal="SIGKILL",  # /pause has no handlers: TERM would only wait out the grace period
                 host_config=host_config,
             )["Id"]
@@ -399,9 +400,8 @@ class PodRuntime:
     def stop(self, container_id: str, grace_seconds: int) -> None:
         """Stop signal (SIGTERM or the image's STOPSIGNAL), SIGKILL after the grace period; a
         container that is already stopped or gone is fine."""
-        with _mapped(f"stop container {container_id[:12]}"):
-            with suppress(docker.errors.NotFound):
-                self.api.stop(container_id, timeout=max(0, int(grace_seconds)))
+        with _mapped(f"stop container {container_id[:12]}"), suppress(docker.errors.NotFound):
+            self.api.stop(container_id, timeout=max(0, int(grace_seconds)))
 
     def remove(self, container_id: str) -> None:
         """Force-remove (SIGKILL if running) with its anonymous volumes; gone already is fine."""

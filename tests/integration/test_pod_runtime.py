@@ -83,7 +83,9 @@ def make_pod(name: str, containers: list[dict], **spec: Any) -> dict:
     }
 
 
-def start_pod(rt: PodRuntime, pod: dict, dns: DnsConfig | None = None) -> tuple[ObservedContainer, dict[str, ObservedContainer]]:
+def start_pod(
+    rt: PodRuntime, pod: dict, dns: DnsConfig | None = None
+) -> tuple[ObservedContainer, dict[str, ObservedContainer]]:
     sandbox = rt.run_sandbox(pod, dns)
     started = {}
     for c in pod["spec"]["containers"]:
@@ -140,9 +142,9 @@ def test_pod_shares_localhost_hostname_dns_and_host_port(rt: PodRuntime) -> None
     sandbox, c = start_pod(rt, pod, dns)
     assert sandbox.ip and sandbox.state == "running" and sandbox.container == L.SANDBOX
 
-    rc, out = wait_for(
-        lambda: (r := rt.exec(c["client"].id, ["timeout", "3", "wget", "-qO-", "http://127.0.0.1:8080/"], 5))[0] == 0 and r,
-        what="httpd over the pod's localhost",
+    wget = ["timeout", "3", "wget", "-qO-", "http://127.0.0.1:8080/"]
+    _, out = wait_for(
+        lambda: (r := rt.exec(c["client"].id, wget, 5))[0] == 0 and r, what="httpd over the pod's localhost"
     )
     assert out == b"gitkube-test-image\n"
     # The hostname is inherited from the sandbox: Docker copies it into joined containers.
