@@ -136,7 +136,8 @@ def main() -> None:
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     for r in [head, ["-" * w for w in widths], *rows]:
         print(" | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
-    print(f"(medians of {args.pings} pings and {args.cycles} cycles; engine {args.docker_host}, sshd {ep.host}:{ep.port})")
+    print(f"(medians of {args.pings} pings and {args.cycles} cycles; "
+          f"engine {args.docker_host}, sshd {ep.host}:{ep.port})")
 
 
 if __name__ == "__main__":

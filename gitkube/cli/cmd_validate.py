@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from gitkube.cli.main import app
-from gitkube.cli.report import FORMATS, render
 from gitkube.errors import UsageError
 
 
@@ -17,6 +16,8 @@ def validate(
     paths: Annotated[list[str], typer.Argument(help="Files, directories (recursive) or - for stdin.")],
     output: Annotated[str, typer.Option("-o", "--output", help="text | json | junit | github")] = "text",
 ) -> None:
+    from gitkube.cli.report import FORMATS, render
+
     if output not in FORMATS:
         raise UsageError(f"unknown output format {output!r}; use one of {', '.join(FORMATS)}")
     from gitkube.schema.pipeline import load_and_validate

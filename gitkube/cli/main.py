@@ -65,18 +65,39 @@ def run() -> None:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(exc.exit_code)
     except Exception as exc:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(2 if isinstance(exc, click.exceptions.UsageError) else exc.exit_code or 2)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.stderr.write("aborted\n")
-            sys.exit(130)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
+        code = _click_exit(exc)
+        if code is not None:
+            sys.exit(code)
         if GLOBALS.debug:
             raise
         sys.stderr.write(f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)\n")
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _click_modules() -> list:
+    """Typer may ship its own copy of click (typer._click) besides the click package."""
+    mods = []
+    for name in ("typer._click", "click"):
+        try:
+            mods.append(__import__(f"{name}.exceptions", fromlist=["exceptions"]))
+        except ImportError:
+            continue
+    return mods
+
+
+def _click_exit(exc: Exception) -> int | None:
+    """Show a click error the way click would and return its exit code; None if not click's."""
+    for mod in _click_modules():
+        no_args = getattr(mod, "NoArgsIsHelpError", None)
+        if no_args is not None and isinstance(exc, no_args):
+            return 2  # the help text was already printed
+        if isinstance(exc, mod.ClickException):
+            exc.show()
+            return 2 if isinstance(exc, mod.UsageError) else (exc.exit_code or 2)
+        if isinstance(exc, mod.Abort):
+            sys.stderr.write("aborted\n")
+            return 130
+        if isinstance(exc, mod.Exit):
+            return exc.exit_code
+    return None

@@ -58,7 +58,7 @@ class NodeConnection:
             self.last_error = str(e)
             return False
         if response.status_code != 200:
-            self.last_error = f"{self.url}: engine answered /_ping with HTTP {response.status_code}: {response.text[:200]}"
+            self.last_error = f"{self.url}: /_ping answered HTTP {response.status_code}: {response.text[:200]}"
             return False
         self.last_error = None
         return True
