@@ -8,7 +8,12 @@ local engine, directly or through a private sshd on 127.0.0.1.
 
 Run: python3 bench/bench_transport.py [--pings 50] [--cycles 10] [--batch 20]
 SSH: the test bed's sshd from the GITKUBE_TEST_SSH_* variables (scripts/test), else a private one
-started here and stopped afterwards. Containers carry ``gitkube.io/test=1`` and are removed.
+started here and stopped afterwards.
+
+Containers come from a label-free copy of the test image and carry only ``gitkube-bench=transport``:
+the test bed's cleanup removes every container with a ``gitkube.io/`` label (the test image has one)
+created while a test runs, so a benchmark beside a running test suite would lose containers
+mid-measurement. Everything is removed at the end, the image too if it was made here.
 """
 
 from __future__ import annotations
@@ -30,12 +35,28 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import docker  # noqa: E402
 
 from gitkube.runtime.connection import SshOptions, connect  # noqa: E402
-from testbed import TEST_IMAGE  # noqa: E402
-from testbed.images import ensure_test_image  # noqa: E402
+from testbed.images import rootfs_tar  # noqa: E402
 from testbed.sshd import SshEndpoint, SshFiles, start_sshd, stop_sshd  # noqa: E402
 
-LABELS = {"gitkube.io/test": "1", "gitkube.io/bench": "transport"}
+IMAGE = "gitkube.bench/busybox:1"
+LABELS = {"gitkube-bench": "transport"}
 SLEEPER = ["sleep", "3600"]
+
+
+@contextmanager
+def bench_image(client: docker.DockerClient) -> Iterator[None]:
+    try:
+        client.images.get(IMAGE)
+        yield
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    repo, _, tag = IMAGE.rpartition(":")
+    client.api.import_image_from_data(rootfs_tar(), repository=repo, tag=tag, changes=["ENV PATH=/bin"])
+    try:
+        yield
+    finally:
+        client.images.remove(IMAGE)
 
 
 @contextmanager
@@ -73,13 +94,24 @@ def median_ms(fn: Callable[[], object], n: int) -> float:
 
 
 def create_start(api: docker.APIClient) -> str:
-    cid = api.create_container(TEST_IMAGE, SLEEPER, labels=LABELS)["Id"]
+    cid = api.create_container(IMAGE, SLEEPER, labels=LABELS)["Id"]
     api.start(cid)
     return cid
 
 
-def cycle(api: docker.APIClient) -> None:
-    api.remove_container(create_start(api), force=True)
+def cycles_ms(api: docker.APIClient, n: int) -> list[float]:
+    """Median create, start, remove and whole-cycle times of n create+start+remove cycles."""
+    steps: list[tuple[float, float, float]] = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        cid = api.create_container(IMAGE, SLEEPER, labels=LABELS)["Id"]
+        t1 = time.perf_counter()
+        api.start(cid)
+        t2 = time.perf_counter()
+        api.remove_container(cid, force=True)
+        steps.append((t1 - t0, t2 - t1, time.perf_counter() - t2))
+    create, start, remove = (statistics.median(s) * 1000 for s in zip(*steps))
+    return [create, start, remove, statistics.median(sum(s) for s in steps) * 1000]
 
 
 def batch_s(api: docker.APIClient, n: int, workers: int) -> float:
@@ -107,7 +139,7 @@ def measure(name: str, make: Callable[[], docker.APIClient], args: argparse.Name
     try:
         api.ping()  # warm: the first request may open the pool's first connection
         row = [name, f"{connect_ms:.0f}", f"{median_ms(api.ping, args.pings):.2f}",
-               f"{median_ms(lambda: cycle(api), args.cycles):.0f}",
+               *(f"{ms:.0f}" for ms in cycles_ms(api, args.cycles)),
                f"{batch_s(api, args.batch, 1):.2f}", f"{batch_s(api, args.batch, 8):.2f}"]
     finally:
         remove_ours(api)
@@ -123,16 +155,15 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=20, help="containers created+started per batch")
     ap.add_argument("--docker-host", default=os.environ.get("GITKUBE_TEST_DOCKER_HOST", "unix:///var/run/docker.sock"))
     args = ap.parse_args()
-    ensure_test_image(docker.DockerClient(base_url=args.docker_host), TEST_IMAGE)
-    with sshd_endpoint() as ep:
+    with bench_image(docker.DockerClient(base_url=args.docker_host)), sshd_endpoint() as ep:
         options = SshOptions(config_file=str(ep.config), known_hosts=str(ep.known_hosts))
         rows = [
             measure("gitkube unix", lambda: connect(args.docker_host).api, args),
             measure("gitkube ssh (streamlocal)", lambda: connect(ep.docker_host_url, options).api, args),
             measure("docker-py ssh:// (paramiko)", lambda: docker_py_ssh(ep), args),
         ]
-    head = ["transport", "connect ms", "ping ms", "create+start+rm ms",
-            f"{args.batch}× create+start 1 worker s", f"{args.batch}× 8 workers s"]
+    head = ["transport", "connect ms", "ping ms", "create ms", "start ms", "remove ms", "cycle ms",
+            f"{args.batch}× create+start, 1 worker s", "8 workers s"]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     for r in [head, ["-" * w for w in widths], *rows]:
         print(" | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))

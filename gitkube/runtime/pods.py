@@ -27,6 +27,7 @@ import docker.auth
 import docker.utils
 import paramiko
 import requests
+import urllib3.exceptions
 from docker.types import Mount
 from docker.utils.socket import frames_iter
 
@@ -192,9 +193,10 @@ class PodRuntime:
             extra_hosts=extra_hosts or None,
             mounts=mounts or None,
         )
+        image = self.ensure_sandbox_image()
         with _mapped(f"create {what}"):
             cid = self.api.create_container(
-                self.ensure_sandbox_image(),
+                image,
                 name=f"gk_{L.SANDBOX}_{meta.name}_{meta.namespace}_{meta.uid[:8]}_{attempt}",
                 hostname=hostname,
                 labels=self._labels(meta, L.SANDBOX, "sandbox", attempt, _hash(settings)),
@@ -253,9 +255,14 @@ class PodRuntime:
                     raise ImagePullError("ErrImagePull", f"pulling {image} took more than {self.pull_timeout:g} s")
         except docker.errors.APIError as e:
             raise ImagePullError("ErrImagePull", _one_line(e.explanation or str(e))) from e
-        except requests.exceptions.ReadTimeout as e:
+        except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError) as e:
             raise ImagePullError("ErrImagePull", f"pulling {image}: no progress for {self.pull_timeout:g} s") from e
-        except (requests.exceptions.RequestException, docker.errors.DockerException, OSError) as e:
+        except (
+            requests.exceptions.RequestException,
+            urllib3.exceptions.HTTPError,
+            docker.errors.DockerException,
+            OSError,
+        ) as e:
             raise TransientError(f"pull {image}: {_one_line(str(e))}") from e
         finally:
             if response is not None:
@@ -435,7 +442,15 @@ class PodRuntime:
         deadline = time.monotonic() + timeout
         with _mapped(f"exec in container {container_id[:12]}"):
             exec_id = self.api.exec_create(container_id, argv, stdout=True, stderr=True)["Id"]
-            sock = self.api.exec_start(exec_id, socket=True)
+            # What `exec_start(socket=True)` does, but holding on to the response: once it is garbage
+            # collected, some transports close the socket under the reader.
+            response = self.api._post_json(
+                self.api._url("/exec/{0}/start", exec_id),
+                headers={"Connection": "Upgrade", "Upgrade": "tcp"},
+                data={"Tty": False, "Detach": False},
+                stream=True,
+            )
+            sock = self.api._get_raw_response_socket(response)
         output = bytearray()
 
         def pump() -> None:
@@ -448,6 +463,8 @@ class PodRuntime:
         reader.join(max(0.0, deadline - time.monotonic()))
         timed_out = reader.is_alive()  # decided before the close below lets the reader finish
         _close(sock)
+        with suppress(OSError, ValueError):  # already closed through `sock` on most transports
+            response.close()
         if timed_out:
             reader.join(1.0)
             return EXEC_TIMED_OUT, bytes(output) + f"\nexec timed out after {timeout:g} s".encode()
@@ -499,6 +516,7 @@ def _mapped(action: str) -> Iterator[None]:
         raise PermanentError(message) from e
     except (
         requests.exceptions.RequestException,
+        urllib3.exceptions.HTTPError,
         docker.errors.DockerException,
         paramiko.SSHException,
         OSError,

@@ -205,15 +205,19 @@ class _UnknownHostKey(paramiko.MissingHostKeyPolicy):
 
 
 def _append_known_host(path: str, hostname: str, key: paramiko.PKey) -> None:
+    """Append like OpenSSH does: one line, the file's other lines (comments, hashed names) untouched."""
+    line = f"{hostname} {key.get_name()} {key.get_base64()}\n"
     os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+    try:
+        with open(path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                line = "\n" + line
+    except OSError:  # missing or empty
+        pass
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "a") as f:
-        if f.tell() > 0:
-            with open(path, "rb") as r:
-                r.seek(-1, os.SEEK_END)
-                if r.read(1) != b"\n":
-                    f.write("\n")
-        f.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+        f.write(line)
 
 
 def _describe(key: paramiko.PKey) -> str:
@@ -236,8 +240,8 @@ class SshLink:
         self.options = options
         self._lock = threading.Lock()
         self._client: paramiko.SSHClient | None = None
-        self._attempts = 0
         self._last_error: RuntimeFailure | None = None
+        self._failed_at = 0.0
         self._closed = False
         self._reconnect()
 
@@ -246,14 +250,14 @@ class SshLink:
         t = self._current()
         if t is not None:
             return t
-        seen = self._attempts
+        arrived = time.monotonic()
         with self._lock:
             t = self._current()
             if t is not None:
                 return t
             err = self._last_error
-            if self._attempts != seen and err is not None:
-                raise type(err)(str(err))  # the attempt made while we waited failed: don't repeat it
+            if err is not None and self._failed_at >= arrived:
+                raise type(err)(str(err))  # an attempt failed while we waited: don't repeat it
             return self._reconnect()
 
     def _current(self) -> paramiko.Transport | None:
@@ -267,11 +271,10 @@ class SshLink:
         if self._client is not None:
             self._client.close()
             self._client = None
-        self._attempts += 1
         try:
             self._client = open_client(self.target, self.options)
         except RuntimeFailure as e:
-            self._last_error = e
+            self._last_error, self._failed_at = e, time.monotonic()
             raise
         self._last_error = None
         return self._client.get_transport()

@@ -366,3 +366,50 @@ def test_errors_are_mapped_and_leave_nothing_behind(rt: PodRuntime, node: str) -
         rt.run_container(pod, {"name": "orphan", "image": BUSYBOX}, sandbox, 0, {}, "h")
     with pytest.raises(TransientError):
         PodRuntime(docker.APIClient(base_url="unix:///nonexistent/docker.sock", version="1.41"), node).list_containers()
+
+
+def test_pull_is_bounded_when_the_registry_stalls(api: docker.APIClient, node: str) -> None:
+    # Engines treat 127.0.0.0/8 registries as insecure (plain HTTP allowed); this one never answers.
+    with socket.socket() as stalled:
+        stalled.bind(("127.0.0.1", 0))
+        stalled.listen(16)
+        image = f"127.0.0.1:{stalled.getsockname()[1]}/stalled:1"
+        rt = PodRuntime(api, node, pull_timeout=2)
+        t0 = time.monotonic()
+        with pytest.raises(ImagePullError) as e:
+            rt.pull_image(image, "Always")
+        elapsed = time.monotonic() - t0
+    print(f"stalled registry: gave up after {elapsed:.2f} s: {e.value}")
+    assert e.value.reason == "ErrImagePull" and 1.5 < elapsed < 6
+
+
+@pytest.mark.parametrize("transport", ["local", "ssh"])
+def test_through_a_node_connection(transport: str, api: docker.APIClient) -> None:
+    """The agent's own transports: exec streams and pull streams must survive them (an exec socket
+    once came back already closed from one of them)."""
+    from gitkube.runtime.connection import SshOptions, connect
+
+    if transport == "local":
+        url, options = os.environ.get("GITKUBE_TEST_DOCKER_HOST", "unix:///var/run/docker.sock"), None
+    else:
+        url = os.environ.get("GITKUBE_TEST_SSH_DOCKER_HOST", "")
+        if not url:
+            (pytest.fail if is_ci() else pytest.skip)("no test sshd (GITKUBE_TEST_SSH_DOCKER_HOST unset)")
+        options = SshOptions(config_file=os.environ.get("GITKUBE_TEST_SSH_CONFIG"))
+    node = f"test-conn-{uuid.uuid4().hex[:8]}"  # the ssh URL may reach another engine than `api`
+    with connect(url, options) as conn:
+        rt = PodRuntime(conn.api, node)
+        try:
+            _, c = start_pod(rt, make_pod(f"conn-{transport}", [{"name": "main", "command": POLITE}]))
+            for _ in range(3):
+                assert rt.exec(c["main"].id, ["sh", "-c", "echo out; exit 4"], 5) == (4, b"out\n")
+            t0 = time.monotonic()
+            assert rt.exec(c["main"].id, ["sleep", "10"], 0.5)[0] == EXEC_TIMED_OUT
+            assert time.monotonic() - t0 < 2
+            with pytest.raises(ImagePullError):
+                rt.pull_image("gitkube.test/no-such-image:1", "IfNotPresent")
+            assert {o.container for o in rt.list_containers() if o.node == node} == {L.SANDBOX, "main"}
+        finally:
+            for o in rt.list_containers():
+                if o.node == node:
+                    rt.remove(o.id)
