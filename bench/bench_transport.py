@@ -100,18 +100,21 @@ def create_start(api: docker.APIClient) -> str:
 
 
 def cycles_ms(api: docker.APIClient, n: int) -> list[float]:
-    """Median create, start, remove and whole-cycle times of n create+start+remove cycles."""
-    steps: list[tuple[float, float, float]] = []
+    """Medians over n cycles of: create, inspect (a URL never used before: docker-py's ssh transport
+    pays a new channel and remote process for it), start, remove, and the whole cycle."""
+    steps = []
     for _ in range(n):
-        t0 = time.perf_counter()
+        marks = [time.perf_counter()]
         cid = api.create_container(IMAGE, SLEEPER, labels=LABELS)["Id"]
-        t1 = time.perf_counter()
+        marks.append(time.perf_counter())
+        api.inspect_container(cid)
+        marks.append(time.perf_counter())
         api.start(cid)
-        t2 = time.perf_counter()
+        marks.append(time.perf_counter())
         api.remove_container(cid, force=True)
-        steps.append((t1 - t0, t2 - t1, time.perf_counter() - t2))
-    create, start, remove = (statistics.median(s) * 1000 for s in zip(*steps))
-    return [create, start, remove, statistics.median(sum(s) for s in steps) * 1000]
+        marks.append(time.perf_counter())
+        steps.append([b - a for a, b in zip(marks, marks[1:])] + [marks[-1] - marks[0]])
+    return [statistics.median(column) * 1000 for column in zip(*steps)]
 
 
 def batch_s(api: docker.APIClient, n: int, workers: int) -> float:
@@ -139,7 +142,7 @@ def measure(name: str, make: Callable[[], docker.APIClient], args: argparse.Name
     try:
         api.ping()  # warm: the first request may open the pool's first connection
         row = [name, f"{connect_ms:.0f}", f"{median_ms(api.ping, args.pings):.2f}",
-               *(f"{ms:.0f}" for ms in cycles_ms(api, args.cycles)),
+               *(f"{ms:.1f}" for ms in cycles_ms(api, args.cycles)),
                f"{batch_s(api, args.batch, 1):.2f}", f"{batch_s(api, args.batch, 8):.2f}"]
     finally:
         remove_ours(api)
@@ -162,7 +165,7 @@ def main() -> None:
             measure("gitkube ssh (streamlocal)", lambda: connect(ep.docker_host_url, options).api, args),
             measure("docker-py ssh:// (paramiko)", lambda: docker_py_ssh(ep), args),
         ]
-    head = ["transport", "connect ms", "ping ms", "create ms", "start ms", "remove ms", "cycle ms",
+    head = ["transport", "connect ms", "ping ms", "create ms", "inspect ms", "start ms", "remove ms", "cycle ms",
             f"{args.batch}× create+start, 1 worker s", "8 workers s"]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     for r in [head, ["-" * w for w in widths], *rows]:

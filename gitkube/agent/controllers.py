@@ -16,10 +16,12 @@ SNAPSHOT_KINDS = ("Pod", "Node", "ReplicaSet", "ReplicationController", "Deploym
 
 
 def default_controllers() -> list[Controller]:
+    from gitkube.controllers.cronjob import CronJobController
     from gitkube.controllers.gc import GarbageCollector
+    from gitkube.controllers.job import JobController
     from gitkube.controllers.replicaset import ReplicaSetController
 
-    return [ReplicaSetController(), GarbageCollector()]
+    return [CronJobController(), JobController(), ReplicaSetController(), GarbageCollector()]
 
 
 def take_snapshot(store: Store, now: float) -> Snapshot:

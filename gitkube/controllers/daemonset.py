@@ -172,10 +172,9 @@ def _roll(ds: dict, strategy: dict, eligible: list[str], active: dict[str, list[
           min_ready: int, now: float, changes: Changes) -> None:
     """Delete old pods while at most maxUnavailable eligible nodes lack an available new pod."""
     rolling = strategy.get("rollingUpdate") or {}
-    max_unavailable = scaled_value(rolling.get("maxUnavailable", 1), len(eligible), True)
-    surge = scaled_value(rolling.get("maxSurge", 0), len(eligible), True)
-    if max_unavailable == 0 and (surge == 0 or surge > 0):
-        max_unavailable = 1  # both 0 is the fencepost; surge is not supported, so it counts as 0
+    scaled_value(rolling.get("maxSurge", 0), len(eligible), True)  # validated; surging is not supported
+    # 0 (with maxSurge, which counts as 0 here) resolves to 1, like upstream's fencepost
+    max_unavailable = scaled_value(rolling.get("maxUnavailable", 1), len(eligible), True) or 1
     unavailable = 0
     replace: list[dict] = []
     candidates: list[dict] = []

@@ -304,7 +304,7 @@ class Rollout:
         self.name = d["metadata"]["name"]
         self.namespace = d["metadata"].get("namespace", "default")
         self.all_in_namespace = replica_sets
-        self.template = spec.get("template") or {}
+        self.template = (d.get("spec") or {}).get("template") or {}  # as written (the store keeps no defaults)
         self.created_new = False
         self.revived = False  # an old ReplicaSet became the new one again (undo)
         self.collisions = int((d.get("status") or {}).get("collisionCount") or 0)

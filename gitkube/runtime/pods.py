@@ -125,14 +125,17 @@ class PodRuntime:
     # -- observing ---------------------------------------------------------------------------
 
     def list_containers(self) -> list[ObservedContainer]:
-        """Every gitkube container on this engine, running or not: one list call, plus one inspect
-        per container whose state changed since the last call (for exit code, times, error).
+        """Every gitkube container of this node on this engine, running or not: one list call, plus
+        one inspect per container whose state changed since the last call (exit code, times, error).
 
+        Only this node's containers: several nodes (or test runs) may share one engine, and a
+        kubelet that saw another node's pods would take them for orphans and remove them.
         The cache key is the State and the exit code inside Status — not the whole Status, whose
         "Up 5 seconds" changes on every call and would force an inspect of every running container.
         """
+        selector = [f"{L.MANAGED_BY}={L.MANAGED_BY_VALUE}", f"{L.NODE}={self.node_name}"]
         with _mapped("list containers"):
-            rows = self.api.containers(all=True, filters={"label": f"{L.MANAGED_BY}={L.MANAGED_BY_VALUE}"})
+            rows = self.api.containers(all=True, filters={"label": selector})
         details = {}
         observed = []
         for row in rows:
@@ -363,12 +366,13 @@ class PodRuntime:
         """The pod's named volume for an emptyDir (created if missing); returns (name, mountpoint)."""
         opts = None
         if _is_memory_empty_dir(vol):
+            opts = {"type": "tmpfs", "device": "tmpfs"}
             size = (vol.get("emptyDir") or {}).get("sizeLimit")
             try:
-                o = f"size={quantity.to_bytes(size)}" if size else ""
+                if size:
+                    opts["o"] = f"size={quantity.to_bytes(size)}"
             except quantity.QuantityError as e:
                 raise PermanentError(f"{what}: volume {vol['name']!r}: sizeLimit: {e}") from e
-            opts = {"type": "tmpfs", "device": "tmpfs", "o": o} if o else {"type": "tmpfs", "device": "tmpfs"}
         name = f"gk_{meta.uid}_{vol['name']}"
         labels = {
             L.MANAGED_BY: L.MANAGED_BY_VALUE, L.POD_UID: meta.uid, L.POD_NAME: meta.name,

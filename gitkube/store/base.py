@@ -74,6 +74,9 @@ class Store(Protocol):
         """Objects of `kind` (all kinds when None) in `namespace` (all when None) matching `selector`,
         sorted by (kind, namespace, name). Equality requirements are answered from the label index."""
 
+    def cluster_id(self) -> str:
+        """A stable random id of this state, put on every container gitkube creates."""
+
     def revision(self) -> int:
         """The current global revision (the highest resourceVersion written)."""
 

@@ -275,6 +275,17 @@ class SqliteStore:
             return objs
         return [o for o in objs if selector.matches(o["metadata"].get("labels") or {})]
 
+    def cluster_id(self) -> str:
+        """A random id made once per state file; it is put on every container so two state files
+        sharing one Docker engine never touch each other's containers."""
+        row = self._read(lambda: self._conn.execute("SELECT value FROM meta WHERE key = 'cluster-id'").fetchone())
+        if row:
+            return row[0]
+        with self.atomic():
+            self._conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('cluster-id', ?)",
+                               (uuid.uuid4().hex[:12],))
+            return self._conn.execute("SELECT value FROM meta WHERE key = 'cluster-id'").fetchone()[0]
+
     def revision(self) -> int:
         return self._read(lambda: self._conn.execute(
             "SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])

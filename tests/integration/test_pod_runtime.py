@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import time
 import urllib.request
 import uuid
@@ -19,19 +18,11 @@ from typing import Any
 
 import docker
 import pytest
+from testbed import TEST_IMAGE
 
 from gitkube.errors import PermanentError, TransientError
 from gitkube.runtime import labels as L
 from gitkube.runtime.pods import EXEC_TIMED_OUT, DnsConfig, ImagePullError, ObservedContainer, PodRuntime
-
-_TESTS = str(Path(__file__).resolve().parents[1])
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
-
-from testbed import TEST_IMAGE, is_ci  # noqa: E402
-from testbed.images import ensure_test_image  # noqa: E402
-
-pytestmark = pytest.mark.docker
 
 BUSYBOX = TEST_IMAGE
 # PID 1 `sh` ignores SIGTERM unless it traps it; this one exits on TERM at once.
@@ -39,33 +30,20 @@ POLITE = ["sh", "-c", 'trap "exit 0" TERM; while :; do sleep 1 & wait $!; done']
 
 
 @pytest.fixture(scope="module")
-def api() -> Iterator[docker.APIClient]:
-    url = os.environ.get("GITKUBE_TEST_DOCKER_HOST", "unix:///var/run/docker.sock")
-    client = docker.DockerClient(base_url=url, version="auto") if _engine_up(url) else None
-    if client is None:
-        (pytest.fail if is_ci() else pytest.skip)(f"no Docker engine at {url}")
-    ensure_test_image(client)
-    yield client.api
-    client.close()
-
-
-def _engine_up(url: str) -> bool:
-    try:
-        docker.APIClient(base_url=url, version="1.41", timeout=5).ping()
-    except Exception:
-        return False
-    return True
+def api(docker_engine: docker.DockerClient) -> docker.APIClient:
+    return docker_engine.api
 
 
 @pytest.fixture(scope="module")
 def node(api: docker.APIClient) -> Iterator[str]:
-    """A node name unique to this module; everything created is labelled with it and removed by it."""
+    """A node name unique to this module; everything created is labelled with it (or a name that
+    starts with it) and removed by that label."""
     name = f"test-{uuid.uuid4().hex[:10]}"
     yield name
-    selector = {"label": f"{L.NODE}={name}"}
-    for c in api.containers(all=True, filters=selector):
-        api.remove_container(c["Id"], v=True, force=True)
-    for v in api.volumes(filters=selector).get("Volumes") or []:
+    for c in api.containers(all=True, filters={"label": L.NODE}):
+        if c["Labels"][L.NODE].startswith(name):
+            api.remove_container(c["Id"], v=True, force=True)
+    for v in api.volumes(filters={"label": f"{L.NODE}={name}"}).get("Volumes") or []:
         api.remove_volume(v["Name"], force=True)
 
 
@@ -248,7 +226,7 @@ def test_stop_waits_grace_for_stubborn_and_not_for_polite(rt: PodRuntime) -> Non
     print(f"stop: polite {polite_s:.2f} s, stubborn (grace 2) {stubborn_s:.2f} s, sandbox {sandbox_s:.2f} s")
 
     assert polite_s < 1.5
-    assert 1.9 <= stubborn_s < 3.5
+    assert 1.9 <= stubborn_s < 5  # grace 2 s plus engine overhead (more on a loaded machine)
     assert sandbox_s < 1.5
     codes = {o.container: o.exit_code for o in rt.list_containers() if o.pod_uid == pod["metadata"]["uid"]}
     assert codes == {"polite": 0, "stubborn": 137, L.SANDBOX: 137}
@@ -291,7 +269,9 @@ def test_list_containers_by_label_with_exit_codes_and_few_inspects(api: docker.A
     fails, oom = wait_exited(rt, c["fails"]), wait_exited(rt, c["oom"], 30)
     assert (fails.exit_code, fails.oom_killed, fails.error) == (3, False, "")
     assert fails.started_at and fails.finished_at  # (Docker may record finishedAt a hair before startedAt)
-    assert (oom.exit_code, oom.oom_killed) == (137, True)
+    # Docker 20.10 sets OOMKilled only if containerd's OOM event beats the exit event: about one run
+    # in ten here reports (137, False). So only the exit code is certain.
+    assert oom.exit_code == 137
 
     mine = {o.container: o for o in rt.list_containers() if o.pod_uid == pod["metadata"]["uid"]}
     assert set(mine) == {L.SANDBOX, "fails", "runs", "oom"}
@@ -301,6 +281,13 @@ def test_list_containers_by_label_with_exit_codes_and_few_inspects(api: docker.A
     assert (runs.pod_name, runs.namespace, runs.node, runs.image) == ("list-1", "gk-test", node, BUSYBOX)
     assert runs.name == f"gk_runs_list-1_gk-test_{pod['metadata']['uid'][:8]}_0"
     assert mine[L.SANDBOX].ip == sandbox.ip and mine[L.SANDBOX].name.startswith("gk_POD_list-1_gk-test_")
+    other_node = PodRuntime(api, f"{node}-other")
+    other = other_node.run_sandbox(make_pod("elsewhere", []))
+    try:  # same engine, another node: not ours to see (a kubelet would remove it as an orphan)
+        assert other.id not in {o.id for o in rt.list_containers()}
+        assert [o.id for o in other_node.list_containers()] == [other.id]
+    finally:
+        other_node.remove(other.id)
 
     before = counting.calls["inspect_container"]
     rt.list_containers()
@@ -384,7 +371,7 @@ def test_pull_is_bounded_when_the_registry_stalls(api: docker.APIClient, node: s
 
 
 @pytest.mark.parametrize("transport", ["local", "ssh"])
-def test_through_a_node_connection(transport: str, api: docker.APIClient) -> None:
+def test_through_a_node_connection(transport: str, api: docker.APIClient, request: pytest.FixtureRequest) -> None:
     """The agent's own transports: exec streams and pull streams must survive them (an exec socket
     once came back already closed from one of them)."""
     from gitkube.runtime.connection import SshOptions, connect
@@ -392,10 +379,8 @@ def test_through_a_node_connection(transport: str, api: docker.APIClient) -> Non
     if transport == "local":
         url, options = os.environ.get("GITKUBE_TEST_DOCKER_HOST", "unix:///var/run/docker.sock"), None
     else:
-        url = os.environ.get("GITKUBE_TEST_SSH_DOCKER_HOST", "")
-        if not url:
-            (pytest.fail if is_ci() else pytest.skip)("no test sshd (GITKUBE_TEST_SSH_DOCKER_HOST unset)")
-        options = SshOptions(config_file=os.environ.get("GITKUBE_TEST_SSH_CONFIG"))
+        ssh_host = request.getfixturevalue("ssh_host")
+        url, options = ssh_host.docker_host_url, SshOptions(config_file=str(ssh_host.config))
     node = f"test-conn-{uuid.uuid4().hex[:8]}"  # the ssh URL may reach another engine than `api`
     with connect(url, options) as conn:
         rt = PodRuntime(conn.api, node)
