@@ -87,11 +87,3 @@ def _data(obj: dict) -> dict[str, str]:
         out.update({k: str(v) for k, v in (obj.get("stringData") or {}).items()})
         return out
     return {k: str(v) for k, v in (obj.get("data") or {}).items()}
-
-
-def command_and_args(container: dict, env: dict[str, str]) -> tuple[list[str] | None, list[str] | None]:
-    """`$(VAR)` references in command and args are expanded from the container's environment."""
-    cmd = container.get("command")
-    args = container.get("args")
-    return ([expand(str(c), env) for c in cmd] if cmd is not None else None,
-            [expand(str(a), env) for a in args] if args is not None else None)

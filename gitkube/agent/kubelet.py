@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from gitkube.agent.env import command_and_args, container_env
+from gitkube.agent.env import container_env
 from gitkube.agent.executor import Executor
 from gitkube.agent.nodes import NodeHandle
 from gitkube.agent.podplan import Action, PodPlan, PullState, plan_pod, spec_hash
@@ -39,26 +39,39 @@ class Kubelet:
         self.pulls: dict[tuple[str, str], PullState] = {}
         self._lock = threading.Lock()
 
-    def sync_node(self, node: NodeHandle, pods: list[dict], observed: list, now: float) -> NodeResult:
-        """Plan every pod bound to `node`; queue the actions; return statuses to write."""
+    def sync_node(self, node: NodeHandle, pods: list[dict], observed: list, observed_at: float,
+                  now: float) -> NodeResult:
+        """Plan every pod bound to `node`; queue the actions; return statuses to write.
+
+        Like the kubelet's pod workers, one job per pod runs at a time and carries out that pod's
+        whole plan in order. A pod with a job in flight, or whose last job finished after
+        `observed_at` (the moment the containers were listed), is skipped: its observation is stale
+        and the job's completion has already asked for a fresh pass."""
         result = NodeResult()
         known = {p["metadata"]["uid"] for p in pods}
         by_pod: dict[str, list] = {}
         for c in observed:
             by_pod.setdefault(c.pod_uid, []).append(c)
         for c in observed:
-            if c.pod_uid not in known:
-                self._queue(node, Action("remove", c.pod_uid, container_id=c.id, reason="no such pod"), None, [])
+            if c.pod_uid not in known and not self.executor.stale(f"{node.name}/pod:{c.pod_uid}", observed_at):
+                action = Action("remove", c.pod_uid, container_id=c.id, reason="no such pod")
+                self.executor.submit(f"{node.name}/{action.target}", lambda a=action: self._do(node, a, None, []),
+                                     "remove orphan container")
         probe_targets = []
         with self._lock:
             pulls = dict(self.pulls)
         for pod in pods:
             uid = pod["metadata"]["uid"]
             mine = by_pod.get(uid, [])
+            probe_targets.extend(self._probe_targets(node, pod, mine))
+            target = f"{node.name}/pod:{uid}"
+            if self.executor.stale(target, observed_at):
+                continue
             states = {c.id: self.prober.state(c.id) for c in mine if c.container != SANDBOX}
             plan: PodPlan = plan_pod(pod, mine, states, pulls, now, node.address)
-            for action in plan.actions:
-                self._queue(node, action, pod, mine)
+            if plan.actions:
+                self.executor.submit(target, lambda p=pod, m=mine, acts=plan.actions: self._work(node, p, m, acts),
+                                     f"sync pod {pod['metadata']['name']}")
             if plan.status is not None and plan.status != (pod.get("status") or {}):
                 result.statuses.append((pod, plan.status))
             for ev in plan.events:
@@ -66,7 +79,6 @@ class Kubelet:
             if plan.requeue_after is not None:
                 result.requeue_after = plan.requeue_after if result.requeue_after is None \
                     else min(result.requeue_after, plan.requeue_after)
-            probe_targets.extend(self._probe_targets(node, pod, mine))
         self.prober.sync_node(node.name, probe_targets)
         return result
 
@@ -86,9 +98,10 @@ class Kubelet:
         return out
 
     # --- carrying out actions ------------------------------------------------------------------
-    def _queue(self, node: NodeHandle, action: Action, pod: dict | None, mine: list) -> None:
-        target = f"{node.name}/{action.target}"
-        self.executor.submit(target, lambda: self._do(node, action, pod, mine), f"{action.op} {action.reason}")
+    def _work(self, node: NodeHandle, pod: dict, mine: list, actions: list[Action]) -> None:
+        """One pod's plan, in order; the first failure ends the job (the next pass re-plans)."""
+        for action in actions:
+            self._do(node, action, pod, mine)
 
     def _do(self, node: NodeHandle, action: Action, pod: dict | None, mine: list) -> None:
         rt = node.runtime
@@ -102,23 +115,28 @@ class Kubelet:
             rt.stop(action.container_id, 0)
         elif action.op == "start-sandbox":
             assert pod is not None
-            rt.run_sandbox(pod, attempt=action.attempt)
+            sandbox = rt.run_sandbox(pod, attempt=action.attempt)
+            mine = [c for c in mine if c.container != SANDBOX] + [sandbox]
+            for c in pod["spec"]["containers"]:  # a fresh sandbox gets its containers at once
+                if not any(m.container == c["name"] for m in mine):
+                    self._start_container(node, pod, Action("start-container", action.pod_uid, c["name"]), mine)
         elif action.op == "start-container":
             assert pod is not None
-            self._start_container(node, pod, action)
+            self._start_container(node, pod, action, mine)
         elif action.op == "terminate-pod":
             assert pod is not None
             self._terminate(node, pod, mine, action.grace)
 
-    def _start_container(self, node: NodeHandle, pod: dict, action: Action) -> None:
+    def _start_container(self, node: NodeHandle, pod: dict, action: Action, mine: list) -> None:
+        from gitkube.errors import PermanentError
         from gitkube.runtime.pods import ImagePullError
 
         rt = node.runtime
         uid = pod["metadata"]["uid"]
         spec = next(c for c in pod["spec"]["containers"] if c["name"] == action.container)
         key = (uid, action.container)
-        sandbox = next((c for c in rt.list_containers() if c.pod_uid == uid and c.container == SANDBOX
-                        and c.state == "running"), None)
+        sandbox = max((c for c in mine if c.container == SANDBOX and c.state == "running"),
+                      key=lambda c: c.attempt, default=None)
         if sandbox is None:
             return
         try:
@@ -134,9 +152,12 @@ class Kubelet:
             return
         with self._lock:
             self.pulls.pop(key, None)
-        cmd, args = command_and_args(spec, env)
-        effective = {**spec, **({"command": cmd} if cmd is not None else {}), **({"args": args} if args is not None else {})}
-        rt.run_container(pod, effective, sandbox, action.attempt, env, spec_hash(spec))
+        try:
+            rt.run_container(pod, spec, sandbox, action.attempt, env, spec_hash(spec))
+        except PermanentError as exc:
+            self._pull_failed(key, "CreateContainerError", str(exc))
+            self._event(pod, "Warning", "Failed", f"Error: {exc}")
+            return
         verb = "Started" if action.attempt == 0 else "Restarted"
         self._event(pod, "Normal", "Started", f"{verb} container {action.container}")
 

@@ -69,6 +69,8 @@ class Agent:
         watcher = threading.Thread(target=self._watch_store, name="store-watch", daemon=True)
         watcher.start()
         ensure_local_node(self.store)
+        self.nodes.sync(self.store.list("Node"))
+        self.nodes.wait_first_beats(3.0)
         try:
             while not self._stop.is_set():
                 self._wake.clear()
@@ -128,6 +130,7 @@ class Agent:
         pods = snap.of("Pod")
         self._bind(pods, node_objs)
         ready = self.nodes.ready_nodes()
+        observed_at = time.time()
         observed = self._observe(ready)
         self._watch_events(ready)
         statuses: list[tuple[dict, dict]] = []
@@ -136,7 +139,7 @@ class Agent:
             if node.name not in observed:
                 continue
             bound = [p for p in pods if (p.get("spec") or {}).get("nodeName") == node.name]
-            result = self.kubelet.sync_node(node, bound, observed[node.name], now)
+            result = self.kubelet.sync_node(node, bound, observed[node.name], observed_at, now)
             statuses.extend(result.statuses)
             events.extend(result.events)
             if result.requeue_after is not None:

@@ -71,6 +71,7 @@ class NodeHandle:
     message: str = "connecting"
     info: dict = field(default_factory=dict)
     last_ok: float = 0.0
+    beaten: threading.Event = field(default_factory=threading.Event)  # the first heartbeat is done
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -84,6 +85,7 @@ class NodePool:
         self.sandbox_image = sandbox_image
         self.heartbeat = heartbeat
         self.nodes: dict[str, NodeHandle] = {}
+        self.cluster = store.cluster_id()
         self._lock = threading.Lock()
 
     def sync(self, node_objs: list[dict]) -> None:
@@ -101,6 +103,14 @@ class NodePool:
                                                       daemon=True)
                     self.nodes[name] = handle
                     handle._thread.start()
+
+    def wait_first_beats(self, timeout: float) -> None:
+        """Give new nodes a moment to connect, so a fresh agent does not report them not ready."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            handles = list(self.nodes.values())
+        for h in handles:
+            h.beaten.wait(max(0.0, deadline - time.monotonic()))
 
     def ready_nodes(self) -> list[NodeHandle]:
         with self._lock:
@@ -137,7 +147,7 @@ class NodePool:
                     from gitkube.runtime.pods import PodRuntime
 
                     h.conn = connect(h.url, self.ssh_options)
-                    h.runtime = PodRuntime(h.conn.api, h.name, self.sandbox_image)
+                    h.runtime = PodRuntime(h.conn.api, h.name, self.sandbox_image, cluster=self.cluster)
                 if time.time() - info_at > 60 or not h.info:
                     h.info = h.conn.api.info()
                     info_at = time.time()
@@ -160,6 +170,7 @@ class NodePool:
                     last_written, last_write = status, now
                 except Exception as exc:
                     log.debug("node %s status write failed: %s", h.name, exc)
+            h.beaten.set()
             if h.ready != was_ready:
                 self.on_change()
             h._stop.wait(self.heartbeat)

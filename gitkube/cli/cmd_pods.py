@@ -49,6 +49,12 @@ def exec_(
     from gitkube.runtime.access import locate
     from gitkube.runtime.streams import run_exec
 
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        from gitkube.errors import UsageError
+
+        raise UsageError("you must specify at least one command for the container: gitkube exec POD -- CMD")
     target = locate(open_state(), namespace, pod.removeprefix("pod/"), container, False, ssh_options())
     try:
         code = run_exec(target.conn.api, target.container_id, command, stdin, tty)

@@ -95,9 +95,10 @@ def _click_exit(exc: Exception) -> int | None:
         if isinstance(exc, mod.ClickException):
             exc.show()
             return 2 if isinstance(exc, mod.UsageError) else (exc.exit_code or 2)
-        if isinstance(exc, mod.Abort):
+        abort, exit_ = getattr(mod, "Abort", None), getattr(mod, "Exit", None)
+        if abort is not None and isinstance(exc, abort):
             sys.stderr.write("aborted\n")
             return 130
-        if isinstance(exc, mod.Exit):
+        if exit_ is not None and isinstance(exc, exit_):
             return exc.exit_code
     return None

@@ -162,7 +162,10 @@ def _exec(chan: paramiko.Channel, command: str, input: bytes | None, deadline: f
     chan.exec_command(command)
     err: list[bytes] = []
     helpers = [threading.Thread(target=_drain_stderr, args=(chan, err), daemon=True)]
-    helpers.append(threading.Thread(target=_feed_stdin, args=(chan, input or b""), daemon=True))
+    if input:
+        helpers.append(threading.Thread(target=_feed_stdin, args=(chan, input), daemon=True))
+    else:
+        chan.shutdown_write()  # EOF on stdin at once, as subprocess.DEVNULL gives locally
     for t in helpers:
         t.start()
     out = bytearray()
@@ -225,7 +228,7 @@ def _connect_local(url: str, options: SshOptions) -> NodeConnection:
             sock.connect(path)
         except OSError as e:
             sock.close()
-            raise type(e)(e.errno, f"cannot connect to {path}: {e.strerror}") from None
+            raise type(e)(e.errno, f"cannot connect to {path}: {e.strerror or e}") from None
         return sock
 
     adapter = dockerhttp.NodeAdapter(url, opener)

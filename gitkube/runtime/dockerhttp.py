@@ -28,9 +28,10 @@ from docker.utils import version_lt
 from gitkube.errors import PermanentError, RuntimeFailure, TransientError
 from gitkube.runtime.channels import ChannelOpenFailed
 
-# ~8 agent workers plus the event watcher and a log follower; extra connections beyond this are
-# opened when needed and closed after use instead of being kept.
-POOL_SIZE = 10
+# ~8 agent workers plus event watchers and log followers. Beyond this, connections are opened when
+# needed and closed after use (urllib3 warns "pool is full"). Over SSH these are streamlocal
+# channels, which sshd's MaxSessions does not limit (tested), so the size is not capped by it.
+POOL_SIZE = 16
 
 # docker-py hands out raw-stream sockets (exec, attach) as `response.raw._fp.fp.channel` when the
 # base URL starts with this (APIClient._get_raw_response_socket); our response files provide

@@ -13,6 +13,8 @@ ATTEMPT = "gitkube.io/attempt"  # restart count of this container when it was cr
 SPEC_HASH = "gitkube.io/spec-hash"  # hash of the container spec it was created from
 ROLE = "gitkube.io/role"  # "sandbox" | "app"
 NODE = "gitkube.io/node"  # node name the agent bound the pod to
+CLUSTER = "gitkube.io/cluster"  # id of the state file that owns the container (Store.cluster_id)
+SANDBOX_ID = "gitkube.io/sandbox-id"  # app containers: the sandbox whose namespaces they joined
 
 SANDBOX = "POD"
 MANAGED_BY_VALUE = "gitkube"

@@ -89,6 +89,7 @@ class ObservedContainer:
     started_at: str  # RFC 3339 or ""
     finished_at: str  # RFC 3339 or ""
     ip: str  # sandbox only: the pod IP on its Docker network
+    sandbox_id: str = ""  # app containers: the sandbox they joined
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,11 @@ class PodRuntime:
         sandbox_image: str | None = None,
         *,
         pull_timeout: float = 600.0,
+        cluster: str = "",
     ):
         self.api = api
         self.node_name = node_name
+        self.cluster = cluster
         self.pull_timeout = pull_timeout
         self._sandbox_image = sandbox_image
         self._sandbox_lock = threading.Lock()
@@ -134,6 +137,8 @@ class PodRuntime:
         "Up 5 seconds" changes on every call and would force an inspect of every running container.
         """
         selector = [f"{L.MANAGED_BY}={L.MANAGED_BY_VALUE}", f"{L.NODE}={self.node_name}"]
+        if self.cluster:
+            selector.append(f"{L.CLUSTER}={self.cluster}")
         with _mapped("list containers"):
             rows = self.api.containers(all=True, filters={"label": selector})
         details = {}
@@ -321,7 +326,7 @@ class PodRuntime:
                 command=cmd,
                 environment=[f"{k}={v}" for k, v in env.items()],
                 working_dir=container.get("workingDir") or None,
-                labels=self._labels(meta, name, "app", attempt, spec_hash),
+                labels={**self._labels(meta, name, "app", attempt, spec_hash), L.SANDBOX_ID: sandbox.id},
                 stdin_open=bool(container.get("stdin")),
                 tty=bool(container.get("tty")),
                 host_config=host_config,
@@ -331,7 +336,7 @@ class PodRuntime:
             id=cid, name=docker_name, pod_uid=meta.uid, pod_name=meta.name, namespace=meta.namespace,
             container=name, attempt=attempt, spec_hash=spec_hash, node=self.node_name,
             image=container["image"], state="running", exit_code=None, oom_killed=False, error="",
-            started_at="", finished_at="", ip="",
+            started_at="", finished_at="", ip="", sandbox_id=sandbox.id,
         )
 
     def _volume_mounts(self, meta: _PodMeta, pod: dict, container: dict, what: str) -> tuple[list[Mount], list[str]]:
@@ -393,6 +398,7 @@ class PodRuntime:
             L.SPEC_HASH: spec_hash,
             L.ROLE: role,
             L.NODE: self.node_name,
+            **({L.CLUSTER: self.cluster} if self.cluster else {}),
         }
 
     def _start(self, container_id: str, what: str) -> None:
@@ -632,5 +638,5 @@ def _observed(cid: str, name: str, labels: dict, image: str, state: str, d: _Sta
         namespace=labels.get(L.POD_NAMESPACE, ""), container=labels.get(L.CONTAINER_NAME, ""),
         attempt=attempt, spec_hash=labels.get(L.SPEC_HASH, ""), node=labels.get(L.NODE, ""), image=image,
         state=state, exit_code=d.exit_code, oom_killed=d.oom_killed, error=d.error,
-        started_at=d.started_at, finished_at=d.finished_at, ip=ip,
+        started_at=d.started_at, finished_at=d.finished_at, ip=ip, sandbox_id=labels.get(L.SANDBOX_ID, ""),
     )

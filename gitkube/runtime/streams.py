@@ -20,8 +20,16 @@ def run_exec(api, container_id: str, argv: list[str], stdin: bool, tty: bool) ->
                 sys.stderr.buffer.write(err)
                 sys.stderr.buffer.flush()
     else:
-        sock = api.exec_start(exec_id, socket=True, tty=tty)
-        _pump(getattr(sock, "_sock", sock), tty)
+        # exec_start(socket=True), but keeping the response alive: on some transports the socket
+        # closes once the response object is garbage-collected.
+        response = api._post_json(api._url("/exec/{0}/start", exec_id),
+                                  headers={"Connection": "Upgrade", "Upgrade": "tcp"},
+                                  data={"Tty": tty, "Detach": False}, stream=True)
+        sock = api._get_raw_response_socket(response)
+        try:
+            _pump(getattr(sock, "_sock", sock), tty)
+        finally:
+            response.close()
     return int(api.exec_inspect(exec_id).get("ExitCode") or 0)
 
 

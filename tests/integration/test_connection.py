@@ -26,7 +26,8 @@ from gitkube.runtime import dockerhttp
 from gitkube.runtime.connection import NodeConnection, SshOptions, connect
 from testbed import TEST_IMAGE, is_ci
 from testbed.images import INDEX_HTML
-from testbed.sshd import SshFiles
+from testbed.procs import terminate_with_children
+from testbed.sshd import SshFiles, free_port, wait_banner
 
 TEST_LABEL = {"gitkube.io/test": "1"}
 HTTPD = ["httpd", "-f", "-p", "8080", "-h", "/www"]
@@ -238,6 +239,41 @@ def test_eight_threads_share_one_ssh_connection(ssh_url, ssh_options, docker_eng
             running = conn.api.containers(filters={"label": [f"{k}={v}" for k, v in labels.items()]})
             assert {c["Id"] for c in running} == set(ids)
             assert conn.link.transport() is transport  # no reconnects: one SSH connection did it all
+        finally:
+            _remove_labelled(conn, labels)
+
+
+@pytest.fixture
+def sshd_max_sessions_2(ssh_host, tmp_path) -> Iterator[tuple[str, SshOptions]]:
+    """A second private sshd that allows only two sessions per connection (default is 10)."""
+    files = SshFiles(ssh_host.ssh_dir)
+    port = free_port()
+    conf = tmp_path / "sshd_config"
+    conf.write_text(f"ListenAddress 127.0.0.1\nPort {port}\nHostKey {files.host_key}\nPidFile {tmp_path}/pid\n"
+                    f"AuthorizedKeysFile {files.authorized_keys}\nPermitRootLogin prohibit-password\n"
+                    "PasswordAuthentication no\nUsePAM no\nStrictModes no\nMaxSessions 2\n")
+    with open(tmp_path / "log", "wb") as log:
+        proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(conf)], stdout=log, stderr=log)
+    try:
+        assert wait_banner("127.0.0.1", port), (tmp_path / "log").read_text()
+        config = tmp_path / "config"
+        config.write_text(f"Host 127.0.0.1\n  User root\n  IdentityFile {files.client_key}\n  IdentitiesOnly yes\n")
+        yield (f"ssh://127.0.0.1:{port}",
+               SshOptions(config_file=str(config), known_hosts=str(tmp_path / "known_hosts"), accept_new_host_key=True))
+    finally:
+        terminate_with_children(proc.pid)
+
+
+def test_docker_channels_do_not_count_against_max_sessions(sshd_max_sessions_2, docker_engine, labels):
+    """docker-py's transport needs a session per pooled connection (8 threads failed against the
+    default MaxSessions 10 in LAB.md); streamlocal channels are not sessions."""
+    url, options = sshd_max_sessions_2
+    with connect(url, options) as conn:
+        try:
+            with ThreadPoolExecutor(8) as pool:
+                ids = list(pool.map(lambda _: _run_container(conn, labels, POLITE), range(8)))
+            assert len(set(ids)) == 8
+            assert conn.run(["echo", "a session still works"])[1] == b"a session still works\n"
         finally:
             _remove_labelled(conn, labels)
 

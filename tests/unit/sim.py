@@ -119,6 +119,7 @@ class World:
                 obj["metadata"]["resourceVersion"] = self._bump()
             return
         del self.objects[key]
+        self._bump()
 
     def set_status(self, kind: str, namespace: str, name: str, status: dict) -> None:
         obj = self.objects.get((kind, "" if kind in CLUSTER_SCOPED else namespace, name))
@@ -170,6 +171,7 @@ class World:
             if md.get("deletionTimestamp"):
                 if remove(pod):
                     del self.objects[self.key(pod)]
+                    self._bump()
                 continue
             pod.setdefault("spec", {}).setdefault("nodeName", self.default_node)
             if not is_ready(pod) and ready(pod):
