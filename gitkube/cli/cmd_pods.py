@@ -34,7 +34,7 @@ def logs(
         target.conn.close()
 
 
-@app.command(name="exec", context_settings={"allow_interspersed_args": False},
+@app.command(name="exec",
              help="Run a command in a container: gitkube exec POD [-c NAME] [-i] [-t] -- CMD ARGS... "
                   "Exits with the command's exit code.")
 def exec_(

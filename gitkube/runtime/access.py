@@ -36,7 +36,9 @@ def locate(store: Store, namespace: str, name: str, container: str | None, previ
     specs = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
     if container is None:
         if len(specs) > 1:
-            raise UsageError(f"a container name must be specified for pod {name}, choose one of: [{' '.join(specs)}]")
+            import sys
+
+            sys.stderr.write(f'Defaulted container "{specs[0]}" out of: {", ".join(specs)}\n')
         container = specs[0]
     elif container not in specs:
         raise UsageError(f"container {container} is not valid for pod {name}")
