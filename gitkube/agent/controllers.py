@@ -15,13 +15,15 @@ SNAPSHOT_KINDS = ("Pod", "Node", "ReplicaSet", "ReplicationController", "Deploym
                   "Service", "Endpoints")
 
 
-def default_controllers() -> list[Controller]:
+def default_controllers(eviction_timeout: float | None = None) -> list[Controller]:
     from gitkube.controllers.cronjob import CronJobController
     from gitkube.controllers.gc import GarbageCollector
     from gitkube.controllers.job import JobController
+    from gitkube.controllers.nodelifecycle import DEFAULT_EVICTION_TIMEOUT, NodeLifecycleController
     from gitkube.controllers.replicaset import ReplicaSetController
 
-    return [CronJobController(), JobController(), ReplicaSetController(), GarbageCollector()]
+    return [NodeLifecycleController(eviction_timeout or DEFAULT_EVICTION_TIMEOUT), CronJobController(),
+            JobController(), ReplicaSetController(), GarbageCollector()]
 
 
 def take_snapshot(store: Store, now: float) -> Snapshot:

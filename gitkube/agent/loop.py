@@ -36,18 +36,20 @@ RESYNC_SECONDS = 10.0
 class Agent:
     def __init__(self, store: Store, *, workers: int = 8, resync: float = RESYNC_SECONDS,
                  ssh_options: object | None = None, sandbox_image: str | None = None,
-                 heartbeat: float | None = None):
+                 heartbeat: float | None = None, node_grace: float | None = None,
+                 eviction_timeout: float | None = None, clock: Callable[[], float] = time.time):
         self.store = store
+        self.clock = clock  # what controllers take as "now" (schedules, deadlines); injectable for tests
         self.resync = resync
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.executor = Executor(workers, self.wake)
         self.prober = Prober(self.wake)
-        pool_args = {} if heartbeat is None else {"heartbeat": heartbeat}
+        pool_args = {k: v for k, v in (("heartbeat", heartbeat), ("grace", node_grace)) if v is not None}
         self.nodes = NodePool(store, self.wake, ssh_options, sandbox_image, **pool_args)
         self.kubelet = Kubelet(store, self.executor, self.prober)
-        self.controllers = default_controllers()
+        self.controllers = default_controllers(eviction_timeout)
         self._listers = ThreadPoolExecutor(4, thread_name_prefix="observe")
         self._watchers: dict[str, threading.Thread] = {}
         self.passes = 0
@@ -113,7 +115,7 @@ class Agent:
         if not self.has_lease:
             return LEASE_TTL / 3
         self.passes += 1
-        now = time.time()
+        now = self.clock()
         next_pass = self.resync
         snap = take_snapshot(self.store, now)
         written = 0
@@ -139,7 +141,7 @@ class Agent:
             if node.name not in observed:
                 continue
             bound = [p for p in pods if (p.get("spec") or {}).get("nodeName") == node.name]
-            result = self.kubelet.sync_node(node, bound, observed[node.name], observed_at, now)
+            result = self.kubelet.sync_node(node, bound, observed[node.name], observed_at, time.time())
             statuses.extend(result.statuses)
             events.extend(result.events)
             if result.requeue_after is not None:

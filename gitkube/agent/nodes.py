@@ -25,6 +25,7 @@ log = logging.getLogger("gitkube.agent")
 DOCKER_HOST_ANNOTATION = "gitkube.io/docker-host"
 LOCAL_NODE = "local"
 HEARTBEAT_SECONDS = 5.0
+NODE_GRACE_SECONDS = 40.0  # a node whose engine stops answering stays Ready this long (node-monitor-grace-period)
 STATUS_REFRESH_SECONDS = 20.0  # lastHeartbeatTime is rewritten at most this often when nothing changed
 
 
@@ -78,12 +79,14 @@ class NodeHandle:
 
 class NodePool:
     def __init__(self, store: Store, on_change: Callable[[], None], ssh_options: object | None = None,
-                 sandbox_image: str | None = None, heartbeat: float = HEARTBEAT_SECONDS):
+                 sandbox_image: str | None = None, heartbeat: float = HEARTBEAT_SECONDS,
+                 grace: float = NODE_GRACE_SECONDS):
         self.store = store
         self.on_change = on_change
         self.ssh_options = ssh_options
         self.sandbox_image = sandbox_image
         self.heartbeat = heartbeat
+        self.grace = grace
         self.nodes: dict[str, NodeHandle] = {}
         self.cluster = store.cluster_id()
         self._lock = threading.Lock()
@@ -177,9 +180,16 @@ class NodePool:
 
     def _status(self, h: NodeHandle) -> dict:
         info = h.info
+        if h.ready:
+            ready, reason = "True", "EngineReady"
+        elif h.last_ok and time.time() - h.last_ok < self.grace:
+            ready, reason = "True", "EngineNotAnswering"  # within the grace period: not yet NotReady
+        elif h.last_ok:
+            ready, reason = "Unknown", "NodeStatusUnknown"
+        else:
+            ready, reason = "False", "EngineNotReady"
         status: dict = {
-            "conditions": [{"type": "Ready", "status": "True" if h.ready else "False",
-                            "reason": "EngineReady" if h.ready else "EngineNotReady", "message": h.message}],
+            "conditions": [{"type": "Ready", "status": ready, "reason": reason, "message": h.message}],
             "addresses": [{"type": "InternalIP", "address": h.address}, {"type": "Hostname", "address": h.name}],
             "daemonEndpoints": {"dockerHost": h.url},
         }
