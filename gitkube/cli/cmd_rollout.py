@@ -107,6 +107,8 @@ def rollout_status(obj: dict) -> tuple[str, bool]:
     md, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
     name = md["name"]
     if obj["kind"] == "DaemonSet":
+        if (spec.get("updateStrategy") or {}).get("type", "RollingUpdate") != "RollingUpdate":
+            raise RolloutError("rollout status is only available for RollingUpdate strategy type")
         if md.get("generation", 1) > status.get("observedGeneration", 0):
             return "Waiting for daemon set spec update to be observed...", False
         desired, updated = status.get("desiredNumberScheduled", 0), status.get("updatedNumberScheduled", 0)

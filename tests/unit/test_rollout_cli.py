@@ -219,6 +219,13 @@ def test_status_lines(meta, status, line, done):
     assert rollout_status(d) == (line, done)
 
 
+def test_status_of_an_on_delete_daemonset_is_refused():
+    ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent", "generation": 1},
+          "spec": {"updateStrategy": {"type": "OnDelete"}}, "status": {"observedGeneration": 1}}
+    with pytest.raises(RolloutError, match="only available for RollingUpdate"):
+        rollout_status(ds)
+
+
 def test_status_line_raises_past_the_deadline():
     d = {**deployment(), "status": {"observedGeneration": 1, "conditions": [
         {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]}}
