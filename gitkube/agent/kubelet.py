@@ -139,6 +139,8 @@ class Kubelet:
                       key=lambda c: c.attempt, default=None)
         if sandbox is None:
             return
+        # fieldRefs to status.podIP/hostIP must see the sandbox's address even on the first start
+        pod = {**pod, "status": {**(pod.get("status") or {}), "podIP": sandbox.ip, "hostIP": node.address}}
         try:
             rt.pull_image(spec.get("image", ""), spec.get("imagePullPolicy") or "IfNotPresent")
             env = container_env(pod, spec, {}, self.store.get)

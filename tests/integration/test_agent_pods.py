@@ -222,3 +222,58 @@ def test_a_pod_on_a_host_reached_over_ssh_is_restarted_when_its_http_liveness_pr
     cluster.wait(lambda: restarts() >= 1, timeout=40, what="a restart after the liveness probe fails")
     events = cluster.run("describe", "pod", "sick").stdout
     assert "failed liveness probe" in events
+
+
+DOWNWARD = f"""
+apiVersion: v1
+kind: Pod
+metadata:
+  name: talker
+  labels: {{app: talker}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: {IMAGE}
+    imagePullPolicy: Never
+    env:
+    - name: POD_NAME
+      valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}
+    - name: POD_IP
+      valueFrom: {{fieldRef: {{fieldPath: status.podIP}}}}
+    - name: GREETING
+      value: "hello from $(POD_NAME)"
+    command: ["sh", "-c", "mkdir -p /w; echo \\"$GREETING at $POD_IP\\" | tee /w/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /w & wait"]
+    ports:
+    - name: http
+      containerPort: 8080
+"""
+
+
+def test_logs_env_field_refs_and_port_forward(cluster):
+    import socket
+    import subprocess
+    import sys
+
+    from clusterkit import ROOT
+
+    cluster.apply(DOWNWARD)
+    cluster.start_agent()
+    cluster.wait(lambda: is_running_ready(cluster.get("pod", "talker")), what="pod running")
+    ip = cluster.get("pod", "talker")["status"]["podIP"]
+    logs = cluster.wait(lambda: cluster.run("logs", "talker").stdout.strip(), what="log output")
+    assert logs == f"hello from talker at {ip}"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    fwd = subprocess.Popen([sys.executable, "-m", "gitkube", "port-forward", "pod/talker", f"{port}:http"],
+                           env=cluster.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert fwd.stdout.readline().startswith(f"Forwarding from 127.0.0.1:{port} -> 8080")
+        import urllib.request
+
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read().decode()
+        assert body.strip() == f"hello from talker at {ip}"
+    finally:
+        fwd.terminate()
+        fwd.wait(10)
