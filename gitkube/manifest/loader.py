@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 from gitkube.errors import Diagnostic, Severity
 from gitkube.manifest.positions import DocPositions, compose_documents
-from gitkube.manifest.yaml import fast_yaml, position_error
+from gitkube.manifest.yaml import load_documents, position_error
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -153,7 +153,7 @@ def _fast_parse(src: SourceFile) -> list[Any] | None:
     try:
         if src.name.endswith(".json"):
             return [json.loads(src.text)] if src.text.strip() else []
-        return list(fast_yaml().load_all(src.text))
+        return load_documents(src.text)
     except Exception:
         return None
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from gitkube.manifest.yaml import fast_yaml
+from gitkube.manifest.yaml import fast_yaml, json_key
 
 PathT = tuple[str | int, ...]
 
@@ -59,21 +59,12 @@ def compose_documents(text: str) -> tuple[list[DocPositions | None], list[Any]]:
     return positions, values
 
 
-def _json_key(key: Any) -> str:
-    """Keys as a YAML-to-JSON conversion writes them: `true` → "true", `1` → "1"."""
-    if isinstance(key, str):
-        return key
-    if isinstance(key, bool) or key is None:
-        return {True: "true", False: "false", None: "null"}[key]
-    return str(key)
-
-
 def _walk(node: Node, path: PathT, doc: DocPositions, constructor: Any) -> Any:
     if isinstance(node, MappingNode):
         out: dict[Any, Any] = {}
         first_seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
-            key = _json_key(_walk(key_node, path, DocPositions(), constructor))
+            key = json_key(_walk(key_node, path, DocPositions(), constructor))
             child = path + (key,)
             k_line, k_col = key_node.start_mark.line + 1, key_node.start_mark.column + 1
             if key in first_seen:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
-from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.nodes import MappingNode, ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
 _CACHE_LIMIT = 200_000
@@ -73,3 +73,68 @@ def drop_nulls(value: Any) -> Any:
     if isinstance(value, list):
         return [drop_nulls(v) for v in value]
     return value
+
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+_SCALAR_CACHE_LIMIT = 200_000
+_scalars: dict[tuple[str, str], Any] = {}
+
+
+class NeedsCarefulLoad(Exception):
+    """The document uses something the lean builder leaves to ruamel (merge keys, duplicate keys)."""
+
+
+def load_documents(text: str) -> list[Any]:
+    """All documents of `text`, built from the C-composed node tree by a lean builder: manifests
+    repeat the same scalars thousands of times, so their Python values are cached by (tag, text).
+    Raises NeedsCarefulLoad (or a YAML error) when the caller must take the position-tracking path."""
+    y = fast_yaml()
+    constructor = y.constructor
+    out: list[Any] = []
+    try:
+        for node in y.compose_all(text):
+            if node is None or (type(node) is ScalarNode and node.ctag.trval == "tag:yaml.org,2002:null"):
+                out.append(None)
+            else:
+                out.append(_build(node, constructor))
+    except RecursionError as exc:
+        raise NeedsCarefulLoad("recursive alias") from exc
+    finally:
+        constructor.constructed_objects.clear()
+    return out
+
+
+def _scalar(node: ScalarNode, constructor: Any) -> Any:
+    key = (node.ctag.trval, node.value)
+    value = _scalars.get(key, _scalars)
+    if value is _scalars:
+        value = constructor.construct_object(node, deep=True)
+        if len(_scalars) < _SCALAR_CACHE_LIMIT and len(node.value) < 256:
+            _scalars[key] = value
+    return value
+
+
+def _build(node: Any, constructor: Any) -> Any:
+    kind = type(node)
+    if kind is ScalarNode:
+        return _scalar(node, constructor)
+    if kind is MappingNode:
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if type(key_node) is not ScalarNode or key_node.ctag.trval == MERGE_TAG:
+                raise NeedsCarefulLoad("complex or merge key")
+            key = json_key(_scalar(key_node, constructor))
+            if key in out:
+                raise NeedsCarefulLoad("duplicate key")
+            out[key] = _build(value_node, constructor)
+        return out
+    return [_build(item, constructor) for item in node.value]
+
+
+def json_key(key: Any) -> str:
+    """Keys as a YAML-to-JSON conversion writes them: `true` → "true", `1` → "1"."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool) or key is None:
+        return {True: "true", False: "false", None: "null"}[key]
+    return str(key)
