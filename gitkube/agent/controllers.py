@@ -17,13 +17,16 @@ SNAPSHOT_KINDS = ("Pod", "Node", "ReplicaSet", "ReplicationController", "Deploym
 
 def default_controllers(eviction_timeout: float | None = None) -> list[Controller]:
     from gitkube.controllers.cronjob import CronJobController
+    from gitkube.controllers.daemonset import DaemonSetController
+    from gitkube.controllers.deployment import DeploymentController
     from gitkube.controllers.gc import GarbageCollector
     from gitkube.controllers.job import JobController
     from gitkube.controllers.nodelifecycle import DEFAULT_EVICTION_TIMEOUT, NodeLifecycleController
     from gitkube.controllers.replicaset import ReplicaSetController
 
     return [NodeLifecycleController(eviction_timeout or DEFAULT_EVICTION_TIMEOUT), CronJobController(),
-            JobController(), ReplicaSetController(), GarbageCollector()]
+            JobController(), DeploymentController(), DaemonSetController(), ReplicaSetController(),
+            GarbageCollector()]
 
 
 def take_snapshot(store: Store, now: float) -> Snapshot:
