@@ -57,13 +57,17 @@ class Kubelet:
                 action = Action("remove", c.pod_uid, container_id=c.id, reason="no such pod")
                 self.executor.submit(f"{node.name}/{action.target}", lambda a=action: self._do(node, a, None, []),
                                      "remove orphan container")
+        # Probes first: a container with a readiness probe is not ready until the probe says so,
+        # so its worker must exist before the container's status is computed.
         probe_targets = []
+        for pod in pods:
+            probe_targets.extend(self._probe_targets(node, pod, by_pod.get(pod["metadata"]["uid"], [])))
+        self.prober.sync_node(node.name, probe_targets)
         with self._lock:
             pulls = dict(self.pulls)
         for pod in pods:
             uid = pod["metadata"]["uid"]
             mine = by_pod.get(uid, [])
-            probe_targets.extend(self._probe_targets(node, pod, mine))
             target = f"{node.name}/pod:{uid}"
             if self.executor.stale(target, observed_at):
                 continue
@@ -79,7 +83,6 @@ class Kubelet:
             if plan.requeue_after is not None:
                 result.requeue_after = plan.requeue_after if result.requeue_after is None \
                     else min(result.requeue_after, plan.requeue_after)
-        self.prober.sync_node(node.name, probe_targets)
         return result
 
     def _probe_targets(self, node: NodeHandle, pod: dict, mine: list) -> list:

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from gitkube.errors import Diagnostic
 
 if TYPE_CHECKING:
+    from gitkube.gitops.reader import Loaded
     from gitkube.schema.pipeline import CheckedSources
     from gitkube.store.sqlite import SqliteStore
+
+# --repo/--ref/--path, shared by validate, diff and apply (and sync).
+RepoOption = Annotated[Optional[str], typer.Option(
+    "--repo", metavar="URL_OR_PATH",
+    help="Read the manifests from this Git repository at --ref (cloned once into "
+         "$XDG_CACHE_HOME/gitkube/repos, fetched afterwards; nothing uncommitted is read).")]
+RefOption = Annotated[Optional[str], typer.Option(
+    "--ref", metavar="BRANCH|TAG|SHA", help="With --repo: what to read (default: the default branch).")]
+PathOption = Annotated[Optional[str], typer.Option(
+    "--path", metavar="SUBDIR", help="With --repo: the directory (or file) inside the repository.")]
 
 
 def open_state() -> SqliteStore:
@@ -41,6 +52,23 @@ def checked_manifests(paths: list[str], namespace: str | None) -> CheckedSources
         sys.stderr.write(f"error: {n} problem{'s' if n != 1 else ''} in the manifests; nothing was changed\n")
         raise typer.Exit(2)
     return result
+
+
+def load_manifests(paths: list[str], namespace: str | None, repo: str | None = None, ref: str | None = None,
+                   path: str | None = None) -> Loaded:
+    """`-f` paths or `--repo`, validated; on any error print every diagnostic and exit 2 (nothing is
+    written). A Git source that cannot be read raises SourceError (exit 2)."""
+    from gitkube.gitops.reader import read_any
+
+    loaded = read_any(paths, repo, ref, path, namespace)
+    result = loaded.checked
+    print_diagnostics(result.diagnostics)
+    if not result.ok:
+        n = len(result.errors)
+        where = f" at {loaded.commit.describe()}" if loaded.commit else ""
+        sys.stderr.write(f"error: {n} problem{'s' if n != 1 else ''} in the manifests{where}; nothing was changed\n")
+        raise typer.Exit(2)
+    return loaded
 
 
 def use_color(stream=sys.stdout) -> bool:

@@ -71,7 +71,9 @@ def cache_root() -> Path:
 
 
 def normalize_url(url: str) -> str:
-    """Remote URLs as given; local paths made absolute (so `--repo .` names one repository)."""
+    """Remote URLs as given; local paths made absolute and real, and `file://` URLs turned into
+    such paths: `--repo .`, `--repo /abs/repo` and `--repo file:///abs/repo` name one repository
+    (one cache entry, one source id, one inventory)."""
     url = url.strip()
     if not url:
         raise UsageError("--repo needs a URL or a path")
@@ -79,11 +81,18 @@ def normalize_url(url: str) -> str:
         raise UsageError(f"invalid repository {url!r}")
     if url.startswith("ext::"):
         raise UsageError("the ext:: transport is not allowed for --repo")
-    if "://" in url:
-        return url.rstrip("/") if not url.startswith("file://") else url
-    if re.match(r"^[^/]+:", url) and not os.path.exists(url):  # scp-like: user@host:path
+    if url.startswith("file://"):
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            return url
+        url = unquote(parts.path) or "/"
+    elif "://" in url:
+        return url.rstrip("/")
+    elif re.match(r"^[^/]+:", url) and not os.path.exists(url):  # scp-like: user@host:path
         return url
-    return os.path.abspath(os.path.expanduser(url))
+    return os.path.realpath(os.path.expanduser(url))
 
 
 def normalize_subdir(path: str | None) -> str:
@@ -121,6 +130,13 @@ def classify(stderr: str) -> str:
 def _detail(stderr: str) -> str:
     """The line that says what went wrong, without git's `fatal: ` prefix."""
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    generic = any("could not read from remote repository" in ln.lower() for ln in lines)
+    if generic:  # ssh said why on the line before
+        for ln in lines:
+            low = ln.lower()
+            if low.startswith(("ssh:", "error:", "remote:", "err ")) or "permission denied" in low \
+                    or "host key" in low:
+                return ln
     for prefix in ("fatal:", "error:"):
         for ln in lines:
             if ln.lower().startswith(prefix):

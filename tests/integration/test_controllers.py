@@ -172,3 +172,70 @@ def test_a_cronjob_starts_a_job_named_after_its_scheduled_minute(cluster):
     cron = cluster.get("cronjob", "every-minute")
     assert cron["status"]["lastScheduleTime"].startswith(
         datetime.fromtimestamp(next_minute, timezone.utc).strftime("%Y-%m-%dT%H:%M"))
+
+
+DEPLOY = f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 4
+  selector:
+    matchLabels: {{app: web}}
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {{maxSurge: 1, maxUnavailable: 1}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: app
+        image: {IMAGE}
+        imagePullPolicy: Never
+        env: [{{name: VERSION, value: "A"}}]
+        command: ["sh", "-c", "sleep 1; touch /tmp/ready; trap 'exit 0' TERM; sleep 100000 & wait"]
+        readinessProbe:
+          exec: {{command: [cat, /tmp/ready]}}
+          periodSeconds: 1
+"""
+
+
+def test_a_rolling_update_never_drops_below_replicas_minus_max_unavailable(cluster):
+    from gitkube.store import open_store
+
+    cluster.apply(DEPLOY)
+    cluster.start_agent()
+    store = open_store(cluster.state)
+
+    def ready(version: str | None = None) -> int:
+        n = 0
+        for p in store.list("Pod", "default"):
+            if p["metadata"].get("deletionTimestamp") or not is_running_ready(p):
+                continue
+            env = p["spec"]["containers"][0].get("env") or []
+            if version is None or env[0]["value"] == version:
+                n += 1
+        return n
+
+    cluster.wait(lambda: ready("A") == 4, timeout=90, what="4 ready pods of version A")
+    cluster.apply(DEPLOY.replace('value: "A"', 'value: "B"'))
+    lowest = 4
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        lowest = min(lowest, ready())
+        dep = store.get("Deployment", "default", "web")
+        st = dep.get("status") or {}
+        if ready("B") == 4 and st.get("updatedReplicas") == 4 and st.get("replicas") == 4:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"rollout did not finish: {store.get('Deployment', 'default', 'web').get('status')}")
+    assert lowest >= 3, f"ready pods dropped to {lowest}"
+    history = cluster.run("rollout", "history", "deploy/web").stdout
+    assert "1" in history and "2" in history
+    status = cluster.run("rollout", "status", "deploy/web", "--watch=false").stdout
+    assert "successfully rolled out" in status
+    store.close()

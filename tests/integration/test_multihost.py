@@ -131,3 +131,45 @@ def test_when_a_hosts_engine_stops_its_pods_come_back_elsewhere_and_are_not_dupl
     apps = [c for c in gk_containers(h2, cid) if c["Labels"]["gitkube.io/container"] == "app"]
     assert len(apps) == 4
     assert len({c["Labels"]["gitkube.io/pod-uid"] for c in apps}) == 4
+
+
+DS = f"""
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: ssd-monitor
+spec:
+  selector:
+    matchLabels: {{app: ssd-monitor}}
+  template:
+    metadata:
+      labels: {{app: ssd-monitor}}
+    spec:
+      nodeSelector: {{disk: ssd}}
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: {IMAGE}
+        imagePullPolicy: Never
+        command: ["sh", "-c", "trap 'exit 0' TERM; sleep 100000 & wait"]
+"""
+
+
+def test_a_daemonset_runs_on_labelled_hosts_and_follows_a_new_label(cluster, two_nodes, docker_engine):
+    h1, h2 = two_nodes
+    cluster.run("label", "node", "h2", "disk=ssd")
+    cluster.run("node", "add", "local", "unix:///var/run/docker.sock")
+    cluster.apply(DS)
+    cluster.start_agent()
+
+    def placed() -> list[str]:
+        return sorted(p["spec"].get("nodeName", "") for p in cluster.pods("app=ssd-monitor")
+                      if is_running_ready(p) and not p["metadata"].get("deletionTimestamp"))
+
+    cluster.wait(lambda: placed() == ["h1", "h2"], timeout=90, what="daemon pods on h1 and h2")
+    cluster.run("label", "node", "local", "disk=ssd")
+    cluster.wait(lambda: placed() == ["h1", "h2", "local"], timeout=60, what="a daemon pod on the newly labelled node")
+    cluster.run("label", "node", "h1", "disk-")
+    cluster.wait(lambda: placed() == ["h2", "local"], timeout=60, what="the daemon pod leaving h1")
+    ds = cluster.get("ds", "ssd-monitor")
+    assert ds["status"]["desiredNumberScheduled"] == 2
