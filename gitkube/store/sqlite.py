@@ -108,7 +108,13 @@ def _connect(path: str) -> sqlite3.Connection:
     try:
         if path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            # Create it 0600 only if missing: opening and closing an existing database file here
+            # would drop every POSIX lock this process's other connections hold on it (fcntl locks
+            # are per process), and another process could then delete the live WAL under them.
+            try:
+                os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                pass
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         _retry(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone())
         conn.execute("PRAGMA synchronous=NORMAL")

@@ -613,3 +613,24 @@ def test_open_store_uses_gitkube_state(tmp_path, monkeypatch):
     store = open_store(None)
     assert store.path == str(tmp_path / "env.db") and (tmp_path / "env.db").exists()
     store.close()
+
+
+def test_a_second_store_in_one_process_keeps_the_first_ones_locks(tmp_path):
+    """Regression: re-opening the file outside SQLite dropped this process's POSIX locks, and
+    another process closing its connection then deleted the live WAL under us."""
+    import subprocess
+    import sys
+
+    path = str(tmp_path / "state.db")
+    first = SqliteStore(path)
+    first.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "one"}})
+    second = SqliteStore(path)
+    code = ("from gitkube.store import SqliteStore; s = SqliteStore(%r); "
+            "s.create({'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': {'name': 'two'}}); s.close()" % path)
+    subprocess.run([sys.executable, "-c", code], check=True)
+    deleted = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+               if os.path.exists(f"/proc/self/fd/{fd}") and "(deleted)" in os.readlink(f"/proc/self/fd/{fd}")]
+    assert not [d for d in deleted if d.startswith(path)]
+    first.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "three"}})
+    assert {o["metadata"]["name"] for o in second.list("ConfigMap")} == {"one", "two", "three"}
+    assert {o["metadata"]["name"] for o in SqliteStore(path).list("ConfigMap")} == {"one", "two", "three"}

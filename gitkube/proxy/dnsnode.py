@@ -1,0 +1,65 @@
+"""The agent's side of the per-node DNS answerer: one command per change (or resync) that installs
+the server and the records on the node, starts the server when it is not running (or runs an old
+version) and checks that it answers with the records just written. See `nodehelper` for the node's
+side and `dnsserver` for the server itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from gitkube.errors import TransientError
+from gitkube.proxy.iptables import Runner
+from gitkube.proxy.nodehelper import BOOT
+
+ROOT = "/run/gitkube/dns"
+PORT = 53
+UPSTREAM_ENV = "GITKUBE_DNS_UPSTREAM"  # auto (the node's resolv.conf) | none | ip,ip
+
+
+@lru_cache(maxsize=1)
+def sources() -> tuple[str, str, str]:
+    """(helper source, server source, version)."""
+    here = Path(__file__).parent
+    helper = (here / "nodehelper.py").read_text()
+    server = (here / "dnsserver.py").read_text()
+    version = hashlib.sha256((helper + server).encode()).hexdigest()[:12]
+    return helper, server, version
+
+
+def upstream_setting() -> str:
+    return os.environ.get(UPSTREAM_ENV) or "auto"
+
+
+def _call(node: Runner, python: str, request: dict, timeout: float) -> dict:
+    helper, _, _ = sources()
+    rc, out, err = node.run([python, "-c", BOOT], input=json.dumps({**request, "helper": helper}).encode(),
+                            timeout=timeout)
+    if rc == 127:
+        raise TransientError(f"{python} not found on the node: cluster DNS needs python3 there")
+    try:
+        reply = json.loads(out.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise TransientError(f"DNS helper failed ({rc}): {err.decode(errors='replace').strip()[-300:]}") from None
+    return reply
+
+
+def ensure(node: Runner, python: str, listen: str, records_text: str, upstream: str | None = None,
+           port: int = PORT, timeout: float = 20) -> dict:
+    """Install/refresh the answerer on the node; raises TransientError unless it answers."""
+    _, server, version = sources()
+    reply = _call(node, python, {"action": "ensure", "root": ROOT, "listen": listen, "port": port, "server": server,
+                                 "version": version, "records": records_text,
+                                 "upstream": upstream or upstream_setting()}, timeout)
+    if not reply.get("ok"):
+        raise TransientError(reply.get("error") or "DNS answerer did not start")
+    return reply
+
+
+def stop_all(node: Runner, python: str, timeout: float = 20) -> None:
+    """Stop every gitkube DNS answerer on the node and remove its files."""
+    _call(node, python, {"action": "stop-all", "root": ROOT}, timeout)
