@@ -23,10 +23,12 @@ def default_controllers(eviction_timeout: float | None = None) -> list[Controlle
     from gitkube.controllers.job import JobController
     from gitkube.controllers.nodelifecycle import DEFAULT_EVICTION_TIMEOUT, NodeLifecycleController
     from gitkube.controllers.replicaset import ReplicaSetController
+    from gitkube.controllers.endpoints import EndpointsController  # services (issue 6)
+    from gitkube.controllers.services import ServiceController
 
-    return [NodeLifecycleController(eviction_timeout or DEFAULT_EVICTION_TIMEOUT), CronJobController(),
-            JobController(), DeploymentController(), DaemonSetController(), ReplicaSetController(),
-            GarbageCollector()]
+    return [NodeLifecycleController(eviction_timeout or DEFAULT_EVICTION_TIMEOUT), ServiceController(),
+            CronJobController(), JobController(), DeploymentController(), DaemonSetController(),
+            ReplicaSetController(), EndpointsController(), GarbageCollector()]
 
 
 def take_snapshot(store: Store, now: float) -> Snapshot:

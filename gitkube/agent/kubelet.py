@@ -14,6 +14,7 @@ from gitkube.agent.env import container_env
 from gitkube.agent.executor import Executor
 from gitkube.agent.nodes import NodeHandle
 from gitkube.agent.podplan import Action, PodPlan, PullState, plan_pod, spec_hash
+from gitkube.agent.services_env import env_for_pod, pod_dns
 from gitkube.agent.prober import Prober
 from gitkube.runtime.labels import SANDBOX
 from gitkube.store.base import Store
@@ -118,7 +119,7 @@ class Kubelet:
             rt.stop(action.container_id, 0)
         elif action.op == "start-sandbox":
             assert pod is not None
-            sandbox = rt.run_sandbox(pod, attempt=action.attempt)
+            sandbox = rt.run_sandbox(pod, dns=pod_dns(pod, node), attempt=action.attempt)
             mine = [c for c in mine if c.container != SANDBOX] + [sandbox]
             for c in pod["spec"]["containers"]:  # a fresh sandbox gets its containers at once
                 if not any(m.container == c["name"] for m in mine):
@@ -146,7 +147,8 @@ class Kubelet:
         pod = {**pod, "status": {**(pod.get("status") or {}), "podIP": sandbox.ip, "hostIP": node.address}}
         try:
             rt.pull_image(spec.get("image", ""), spec.get("imagePullPolicy") or "IfNotPresent")
-            env = container_env(pod, spec, {}, self.store.get)
+            service_env = env_for_pod(pod, lambda ns: self.store.list("Service", ns))
+            env = container_env(pod, spec, service_env, self.store.get)
         except ImagePullError as exc:
             self._pull_failed(key, exc.reason, str(exc))
             self._event(pod, "Warning", "Failed", f"Failed to pull image \"{spec.get('image')}\": {exc}")

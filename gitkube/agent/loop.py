@@ -24,6 +24,7 @@ from gitkube.agent.kubelet import Kubelet
 from gitkube.agent.nodes import NodePool, ensure_local_node
 from gitkube.agent.prober import Prober
 from gitkube.agent.scheduler import schedule
+from gitkube.proxy.service_proxy import ServiceProxy
 from gitkube.store.base import Store
 
 log = logging.getLogger("gitkube.agent")
@@ -49,6 +50,7 @@ class Agent:
         pool_args = {k: v for k, v in (("heartbeat", heartbeat), ("grace", node_grace)) if v is not None}
         self.nodes = NodePool(store, self.wake, ssh_options, sandbox_image, **pool_args)
         self.kubelet = Kubelet(store, self.executor, self.prober)
+        self.proxy = ServiceProxy(store, resync=resync)  # services data plane + DNS on every host (issue 6)
         self.controllers = default_controllers(eviction_timeout)
         self._listers = ThreadPoolExecutor(4, thread_name_prefix="observe")
         self._watchers: dict[str, threading.Thread] = {}
@@ -93,6 +95,7 @@ class Agent:
     def close(self) -> None:
         self.executor.shutdown(wait=True)
         self.prober.close()
+        self.proxy.close()
         self.nodes.close()
         self._listers.shutdown(wait=False, cancel_futures=True)
         if self.has_lease:
@@ -120,8 +123,13 @@ class Agent:
         snap = take_snapshot(self.store, now)
         written = 0
         for controller in self.controllers:
-            changes = controller.sync(snap)
-            written += write_changes(self.store, changes)
+            try:
+                changes = controller.sync(snap)
+                written += write_changes(self.store, changes)
+            except Exception as exc:  # one broken controller must not stop the others or the kubelet
+                log.warning("controller %s failed: %s", controller.name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+                next_pass = min(next_pass, 1.0)
+                continue
             if changes.requeue_after is not None:
                 next_pass = min(next_pass, changes.requeue_after)
             if written:  # later controllers see what earlier ones created
@@ -132,6 +140,7 @@ class Agent:
         pods = snap.of("Pod")
         self._bind(pods, node_objs)
         ready = self.nodes.ready_nodes()
+        self.proxy.sync(snap, ready)  # non-blocking: one worker thread per host applies it
         observed_at = time.time()
         observed = self._observe(ready)
         self._watch_events(ready)

@@ -98,7 +98,7 @@ def desired_endpoints(svc: dict, pods: list[dict]) -> dict:
     publish_not_ready = bool(spec.get("publishNotReadyAddresses"))
     headless = spec.get("clusterIP") == "None"
     ports = spec.get("ports") or []
-    entries: list[tuple[dict, bool, tuple]] = []  # (address, ready, ports)
+    entries: list[tuple[dict, bool, tuple]] = []  # (address, ready, ((port name, number, protocol), ...))
     for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
         if not selector.matches(pod["metadata"].get("labels") or {}) or not should_list(pod, publish_not_ready):
             continue
@@ -114,12 +114,9 @@ def desired_endpoints(svc: dict, pods: list[dict]) -> dict:
             number = find_port(pod, sp.get("targetPort"), sp.get("port"), protocol)
             if number is None:
                 continue
-            ep_port: dict[str, Any] = {"port": number, "protocol": protocol}
-            if sp.get("name"):
-                ep_port = {"name": sp["name"], **ep_port}
-            resolved.append(ep_port)
+            resolved.append((sp.get("name") or "", number, protocol))
         if resolved:
-            entries.append((address, ready, tuple(sorted(resolved, key=_port_key))))
+            entries.append((address, ready, tuple(sorted(set(resolved)))))
     labels = dict(md.get("labels") or {})
     if headless:
         labels[HEADLESS_LABEL] = ""
@@ -176,10 +173,6 @@ def find_port(pod: dict, target: Any, port: Any, protocol: str) -> int | None:
     return None
 
 
-def _port_key(p: dict) -> tuple:
-    return (p.get("name", ""), p["port"], p["protocol"])
-
-
 def _ip_key(address: dict) -> tuple:
     try:
         return (0, tuple(int(x) for x in address["ip"].split(".")))
@@ -203,13 +196,14 @@ def repack(entries: list[tuple[dict, bool, tuple]]) -> list[dict]:
         group = groups.setdefault(ports, {"addresses": [], "notReadyAddresses": []})
         group["addresses" if ready else "notReadyAddresses"].append(address)
     subsets = []
-    for ports in sorted(groups, key=lambda ps: [_port_key(p) for p in ps]):
+    for ports in sorted(groups):
         group = groups[ports]
         subset: dict[str, Any] = {}
         for field in ("addresses", "notReadyAddresses"):
             if group[field]:
                 subset[field] = sorted(group[field], key=_ip_key)
         if ports:
-            subset["ports"] = [dict(p) for p in ports]
+            subset["ports"] = [{**({"name": name} if name else {}), "port": port, "protocol": protocol}
+                               for name, port, protocol in ports]
         subsets.append(subset)
     return subsets
