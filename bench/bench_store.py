@@ -33,12 +33,16 @@ def pod(name: str, app: str) -> dict:
     }
 
 
+RESULTS: dict[str, float] = {}  # label -> median ms, filled by every measurement (for run())
+
+
 def timed(label: str, fn, repeat: int = 5) -> None:
     runs = []
     for _ in range(repeat):
         start = time.perf_counter()
         fn()
         runs.append(time.perf_counter() - start)
+    RESULTS[f"{label} (median ms)"] = round(statistics.median(runs) * 1000, 2)
     print(f"{label:<58} median {statistics.median(runs) * 1000:8.1f} ms   min {min(runs) * 1000:8.1f} ms")
 
 
@@ -110,8 +114,21 @@ def bench_wake_latency(directory: str, writes: int = 20) -> None:
         latencies.append(woke - float(writer.stdout.readline()))
     writer.wait()
     store.close()
+    RESULTS["wait_for_change wake-up after a write in another process (median ms)"] = \
+        round(statistics.median(latencies) * 1000, 2)
+    RESULTS["wait_for_change wake-up (max ms)"] = round(max(latencies) * 1000, 2)
     print(f"{'wait_for_change wake-up after a write in another process':<58} "
           f"median {statistics.median(latencies) * 1000:8.1f} ms   max {max(latencies) * 1000:8.1f} ms")
+
+
+def run(quick: bool = False) -> dict:
+    """For `python3 -m bench`: every measurement's median in ms (quick: 8 wake-ups instead of 20)."""
+    RESULTS.clear()
+    with tempfile.TemporaryDirectory() as directory:
+        bench_creates(directory)
+        bench_reads(directory)
+        bench_wake_latency(directory, 8 if quick else 20)
+    return dict(RESULTS)
 
 
 def main() -> None:

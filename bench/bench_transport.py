@@ -151,13 +151,11 @@ def measure(name: str, make: Callable[[], docker.APIClient], args: argparse.Name
     return row
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pings", type=int, default=50)
-    ap.add_argument("--cycles", type=int, default=10, help="create+start+remove cycles")
-    ap.add_argument("--batch", type=int, default=20, help="containers created+started per batch")
-    ap.add_argument("--docker-host", default=os.environ.get("GITKUBE_TEST_DOCKER_HOST", "unix:///var/run/docker.sock"))
-    args = ap.parse_args()
+HEAD = ["transport", "connect ms", "ping ms", "create ms", "inspect ms", "start ms", "remove ms", "cycle ms",
+        "batch 1 worker s", "batch 8 workers s"]
+
+
+def measure_all(args: argparse.Namespace) -> tuple[list[list[str]], SshEndpoint]:
     with bench_image(docker.DockerClient(base_url=args.docker_host)), sshd_endpoint() as ep:
         options = SshOptions(config_file=str(ep.config), known_hosts=str(ep.known_hosts))
         rows = [
@@ -165,8 +163,30 @@ def main() -> None:
             measure("gitkube ssh (streamlocal)", lambda: connect(ep.docker_host_url, options).api, args),
             measure("docker-py ssh:// (paramiko)", lambda: docker_py_ssh(ep), args),
         ]
-    head = ["transport", "connect ms", "ping ms", "create ms", "inspect ms", "start ms", "remove ms", "cycle ms",
-            f"{args.batch}× create+start, 1 worker s", "8 workers s"]
+    return rows, ep
+
+
+def run(quick: bool = False) -> dict:
+    """For `python3 -m bench`: the same table as a dict {transport: {column: value}}."""
+    args = argparse.Namespace(pings=10 if quick else 50, cycles=3 if quick else 10, batch=8 if quick else 20,
+                              docker_host=os.environ.get("GITKUBE_TEST_DOCKER_HOST", "unix:///var/run/docker.sock"))
+    rows, _ = measure_all(args)
+    metrics = {}
+    for row in rows:
+        for col, value in zip(HEAD[1:], row[1:]):
+            metrics[f"{row[0]}: {col}"] = float(value)
+    return {"metrics": metrics, "pings": args.pings, "cycles": args.cycles, "batch": args.batch}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pings", type=int, default=50)
+    ap.add_argument("--cycles", type=int, default=10, help="create+start+remove cycles")
+    ap.add_argument("--batch", type=int, default=20, help="containers created+started per batch")
+    ap.add_argument("--docker-host", default=os.environ.get("GITKUBE_TEST_DOCKER_HOST", "unix:///var/run/docker.sock"))
+    args = ap.parse_args()
+    rows, ep = measure_all(args)
+    head = HEAD[:-2] + [f"{args.batch}× create+start, 1 worker s", "8 workers s"]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     for r in [head, ["-" * w for w in widths], *rows]:
         print(" | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))

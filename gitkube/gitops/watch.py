@@ -41,6 +41,7 @@ class Watcher:
         self.color = color
         self.source_id = "path:" + self.dir  # what `apply -f DIR` uses: the same inventory
         self._undeclared: tuple[str, ...] = ()
+        self._known: set[str] = set()  # manifest files seen by the last pass
 
     def relevant(self, change, path: str) -> bool:
         """Manifest files (and deleted directories, which may have held some); hidden entries and
@@ -53,14 +54,14 @@ class Watcher:
             return False
         if parts[-1].endswith(MANIFEST_SUFFIXES):
             return True
-        from watchfiles import Change
-
-        return change == Change.deleted or os.path.isdir(path)
+        prefix = path.rstrip(os.sep) + os.sep  # a directory that held manifests, or a new one
+        return os.path.isdir(path) or any(f.startswith(prefix) for f in self._known)
 
     def describe(self, changes: set) -> str:
         verbs = {1: "added", 2: "modified", 3: "deleted"}
-        items = sorted((os.path.relpath(p, self.dir), verbs.get(int(c), "changed")) for c, p in changes)
-        text = ", ".join(f"{p} {v}" for p, v in items[:5])
+        items = sorted((os.path.relpath(p, self.dir), verbs.get(int(c), "changed")) for c, p in changes
+                       if p.endswith(MANIFEST_SUFFIXES) or int(c) == 3)
+        text = ", ".join(f"{p} {v}" for p, v in items[:5]) or "directories changed"
         return text + (f" (+{len(items) - 5} more)" if len(items) > 5 else "")
 
     def step(self, reason: str) -> str:
@@ -68,7 +69,10 @@ class Watcher:
         from gitkube.diff.render import render_text
         from gitkube.schema.pipeline import load_and_validate
 
+        from gitkube.manifest.loader import expand_paths
+
         self.echo(f"[{stamp()}] {reason}", False)
+        self._known = set(expand_paths([self.dir])[0])
         checked = load_and_validate([self.dir], self.namespace or "default")
         for d in checked.diagnostics:
             self.echo(d.format(), True)

@@ -48,16 +48,23 @@ def _call(node: Runner, python: str, request: dict, timeout: float) -> dict:
     return reply
 
 
-def ensure(node: Runner, python: str, listen: str, records_text: str, upstream: str | None = None,
+def ensure(node: Runner, python: str, listen: str, tag: str, records_text: str, upstream: str | None = None,
            port: int = PORT, timeout: float = 20) -> dict:
-    """Install/refresh the answerer on the node; raises TransientError unless it answers."""
+    """Install/refresh the answerer and this cluster's records on the node; raises TransientError
+    unless the answerer serves exactly these records."""
     _, server, version = sources()
-    reply = _call(node, python, {"action": "ensure", "root": ROOT, "listen": listen, "port": port, "server": server,
+    reply = _call(node, python, {"action": "ensure", "root": ROOT, "listen": listen, "port": port, "tag": tag,
+                                 "server": server,
                                  "version": version, "records": records_text,
                                  "upstream": upstream or upstream_setting()}, timeout)
     if not reply.get("ok"):
         raise TransientError(reply.get("error") or "DNS answerer did not start")
     return reply
+
+
+def forget(node: Runner, python: str, listen: str, tag: str, timeout: float = 20) -> None:
+    """Remove this cluster's records from the node's answerer (which exits if no other is left)."""
+    _call(node, python, {"action": "forget", "root": ROOT, "listen": listen, "tag": tag}, timeout)
 
 
 def stop_all(node: Runner, python: str, timeout: float = 20) -> None:

@@ -4,7 +4,8 @@ This file is shipped to the nodes as it is and run with the node's own `python3`
 standard library only, no gitkube imports). It listens on UDP and TCP on the node's Docker bridge
 gateway (the `nameserver` of pods there) and answers from a JSON records file that the agent
 rewrites whenever Services or Endpoints change; the file is re-read when it changes, so answers
-follow the cluster without restarting anything.
+follow the cluster without restarting anything. (One file per gitkube state driving the host:
+`records-<cluster tag>.json`; see `Zones`. The server exits when the last file is removed.)
 
 Answers:
 * names under the cluster domain (A, CNAME, SRV, PTR records of the file): authoritative, with
@@ -12,10 +13,11 @@ Answers:
 * a CNAME whose target is outside the cluster is followed with the node's own resolver;
 * everything else is relayed as is to the node's upstream servers (`--upstream auto`: the node's
   /etc/resolv.conf) or refused (`--upstream none`); single-label names are never forwarded.
-* `_gitkube-health.<domain>` TXT answers `ok <version> <records digest>` (used by the agent).
+* `_gitkube-health.<tag>.<domain>` TXT answers `ok <version> <records digest>` (used by the agent).
 
 Records file: {"domain": "cluster.local", "a": {name: [ip, ...]}, "cname": {name: target},
-               "srv": {name: [[priority, weight, port, target], ...]}, "ptr": {name: target}}
+               "srv": {name: [[priority, weight, port, target], ...]}, "ptr": {name: target},
+               "clients": [pod IPs of this cluster on this host]}
 (names lower case, without the trailing dot).
 """
 
@@ -138,41 +140,37 @@ def error_response(query: bytes, rcode: int) -> bytes:
 # --- the zone ------------------------------------------------------------------------------------
 
 class Zone:
-    """The records file, re-read when it changes."""
+    """One cluster's records file (`records-<tag>.json`), re-read when it changes."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, tag: str):
         self.path = path
-        self._stamp: tuple | None = None
-        self._lock = threading.Lock()
+        self.tag = tag
+        self.stamp: tuple = ()
+        self.mtime = 0.0
         self.domain = "cluster.local"
         self.a: dict = {}
         self.cname: dict = {}
         self.srv: dict = {}
         self.ptr: dict = {}
+        self.clients: set = set()
         self.names: set = set()
         self.digest = ""
 
-    def refresh(self) -> None:
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return
+    def refresh(self, st: os.stat_result) -> None:
+        self.mtime = st.st_mtime
         stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-        if stamp == self._stamp:
+        if stamp == self.stamp:
             return
-        with self._lock:
-            if stamp == self._stamp:
-                return
-            try:
-                with open(self.path, "rb") as f:
-                    raw = f.read()
-                data = json.loads(raw.decode())
-            except (OSError, ValueError) as exc:
-                log(f"records file {self.path} unreadable: {exc}")
-                return
-            self.load(data)
-            self.digest = hashlib.sha256(raw).hexdigest()[:16]
-            self._stamp = stamp
+        try:
+            with open(self.path, "rb") as f:
+                raw = f.read()
+            data = json.loads(raw.decode())
+        except (OSError, ValueError) as exc:
+            log(f"records file {self.path} unreadable: {exc}")
+            return
+        self.load(data)
+        self.digest = hashlib.sha256(raw).hexdigest()[:16]
+        self.stamp = stamp
 
     def load(self, data: dict) -> None:
         self.domain = str(data.get("domain") or "cluster.local").lower().strip(".")
@@ -180,6 +178,7 @@ class Zone:
         self.cname = {k.lower(): str(v).lower().strip(".") for k, v in (data.get("cname") or {}).items()}
         self.srv = {k.lower(): [list(x) for x in v] for k, v in (data.get("srv") or {}).items()}
         self.ptr = {k.lower(): str(v) for k, v in (data.get("ptr") or {}).items()}
+        self.clients = set(data.get("clients") or [])
         names = set(self.a) | set(self.cname) | set(self.srv) | set(self.ptr)
         parents = set()
         for n in names:  # empty non-terminals: names that exist only because something is below them
@@ -191,44 +190,98 @@ class Zone:
     def in_zone(self, name: str) -> bool:
         return name == self.domain or name.endswith("." + self.domain) or name in self.names
 
-
-class Answerer:
-    """What to answer for one question; None means: not ours, forward it."""
-
-    def __init__(self, zone: Zone, version: str, resolve_external=None):
-        self.zone = zone
-        self.version = version
-        self.resolve_external = resolve_external or _getaddrinfo
-
-    def answer(self, qname: str, qtype: int) -> tuple[int, list] | None:
-        z = self.zone
-        name = qname.lower().strip(".")
-        if name == f"{HEALTH}.{z.domain}":
-            return NOERROR, [(qname, TXT, f"ok {self.version} {z.digest}")] if qtype in (TXT, ANY) else []
+    def lookup(self, name: str, owner: str, qtype: int, resolve_external) -> tuple | None:
+        """(rcode, answers) when this zone knows `name`, else None."""
         answers: list = []
         seen = set()
-        owner = qname
-        while name in z.cname and name not in seen and len(seen) < 8:
+        while name in self.cname and name not in seen and len(seen) < 8:
             seen.add(name)
-            target = z.cname[name]
+            target = self.cname[name]
             answers.append((owner, CNAME, target))
             if qtype == CNAME:
                 return NOERROR, answers
             name, owner = target, target
-        if seen and not z.in_zone(name):
+        if seen and not self.in_zone(name):
             if qtype in (A, ANY):
-                answers += [(owner, A, ip) for ip in self.resolve_external(name)]
+                answers += [(owner, A, ip) for ip in resolve_external(name)]
             return NOERROR, answers
-        if qtype in (A, ANY) and name in z.a:
-            answers += [(owner, A, ip) for ip in z.a[name]]
-        if qtype in (SRV, ANY) and name in z.srv:
-            answers += [(owner, SRV, tuple(v)) for v in z.srv[name]]
-        if qtype in (PTR, ANY) and name in z.ptr:
-            answers.append((owner, PTR, z.ptr[name]))
-        if answers or name in z.names:
+        if qtype in (A, ANY) and name in self.a:
+            answers += [(owner, A, ip) for ip in self.a[name]]
+        if qtype in (SRV, ANY) and name in self.srv:
+            answers += [(owner, SRV, tuple(v)) for v in self.srv[name]]
+        if qtype in (PTR, ANY) and name in self.ptr:
+            answers.append((owner, PTR, self.ptr[name]))
+        if answers or name in self.names:
             return NOERROR, answers
-        if z.in_zone(name) or "." not in name:
-            return NXDOMAIN, answers
+        return None
+
+
+class Zones:
+    """Every cluster's records in the directory. Normally there is one; when several gitkube
+    states drive this host, a client is answered from the cluster that lists it among its pods,
+    else from the most recently updated cluster that knows the name (stale files of other clusters,
+    untouched for STALE_SECONDS, are ignored while a fresher one exists)."""
+
+    STALE_SECONDS = 600.0
+    REFRESH_SECONDS = 0.2
+
+    def __init__(self, directory: str):
+        self.directory = directory
+        self.zones: dict = {}
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def refresh(self, force: bool = False) -> list:
+        now = time.monotonic()
+        with self._lock:
+            if force or now - self._checked >= self.REFRESH_SECONDS:
+                self._checked = now
+                found = {}
+                try:
+                    entries = list(os.scandir(self.directory))
+                except OSError:
+                    entries = []
+                for e in entries:
+                    if e.name.startswith("records-") and e.name.endswith(".json"):
+                        tag = e.name[len("records-"):-len(".json")]
+                        zone = self.zones.get(tag) or Zone(e.path, tag)
+                        try:
+                            zone.refresh(e.stat())
+                        except OSError:
+                            continue
+                        found[tag] = zone
+                self.zones = found
+            zones = sorted(self.zones.values(), key=lambda z: -z.mtime)
+        fresh = [z for z in zones if time.time() - z.mtime < self.STALE_SECONDS]
+        return fresh or zones
+
+    def for_client(self, client: str) -> list:
+        zones = self.refresh()
+        mine = [z for z in zones if client in z.clients]
+        return mine if len(mine) == 1 else zones
+
+
+class Answerer:
+    """What to answer for one question from one client; None means: not ours, forward it."""
+
+    def __init__(self, zones: Zones, version: str, resolve_external=None):
+        self.zones = zones
+        self.version = version
+        self.resolve_external = resolve_external or _getaddrinfo
+
+    def answer(self, qname: str, qtype: int, client: str = "") -> tuple | None:
+        name = qname.lower().strip(".")
+        zones = self.zones.for_client(client)
+        if name.startswith(HEALTH + "."):
+            for z in self.zones.refresh(force=True):
+                if name == f"{HEALTH}.{z.tag.lower()}.{z.domain}":
+                    return NOERROR, [(qname, TXT, f"ok {self.version} {z.digest}")] if qtype in (TXT, ANY) else []
+        for z in zones:
+            found = z.lookup(name, qname, qtype, self.resolve_external)
+            if found is not None:
+                return found
+        if any(z.in_zone(name) for z in zones) or "." not in name or name.endswith(".cluster.local"):
+            return NXDOMAIN, []
         return None
 
 
@@ -264,11 +317,10 @@ def upstreams_from(spec: str, listen: str) -> list:
 
 
 class Server:
-    def __init__(self, listen: str, port: int, answerer: Answerer, upstreams: list, records_path: str):
+    def __init__(self, listen: str, port: int, answerer: Answerer, upstreams: list):
         self.listen, self.port = listen, port
         self.answerer = answerer
         self.upstreams = upstreams
-        self.records_path = records_path
         self.pool = ThreadPoolExecutor(16)
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.udp.bind((listen, port))
@@ -278,7 +330,7 @@ class Server:
         self.tcp.listen(64)
         self.stopped = threading.Event()
 
-    def handle(self, query: bytes, limit: int | None) -> bytes | None:
+    def handle(self, query: bytes, limit: int | None, client: str = "") -> bytes | None:
         try:
             _qid, flags, qname, qtype, qclass, qend = parse_query(query)
         except DnsError:
@@ -287,8 +339,7 @@ class Server:
             return None  # a response, not a query
         if (flags >> 11) & 0xF != 0:
             return error_response(query, NOTIMP)
-        self.answerer.zone.refresh()
-        result = self.answerer.answer(qname, qtype) if qclass in (1, 255) else (REFUSED, [])
+        result = self.answerer.answer(qname, qtype, client) if qclass in (1, 255) else (REFUSED, [])
         if result is None:
             return self.forward(query) or build_response(query, qend, qname, SERVFAIL if self.upstreams else REFUSED,
                                                          [], False, limit)
@@ -312,13 +363,13 @@ class Server:
 
     def _udp(self, query: bytes, addr) -> None:
         try:
-            reply = self.handle(query, UDP_LIMIT)
+            reply = self.handle(query, UDP_LIMIT, addr[0])
             if reply:
                 self.udp.sendto(reply, addr)
         except Exception as exc:  # one bad packet must not stop the server
             log(f"udp query from {addr[0]}: {type(exc).__name__}: {exc}")
 
-    def _tcp(self, conn: socket.socket) -> None:
+    def _tcp(self, conn: socket.socket, client: str) -> None:
         try:
             conn.settimeout(5.0)
             while True:
@@ -328,7 +379,7 @@ class Server:
                 query = _recv_exact(conn, struct.unpack("!H", head)[0])
                 if query is None:
                     return
-                reply = self.handle(query, None)
+                reply = self.handle(query, None, client)
                 if reply is None:
                     return
                 conn.sendall(struct.pack("!H", len(reply)) + reply)
@@ -351,12 +402,12 @@ class Server:
                     self.pool.submit(self._udp, query, addr)
                 else:
                     try:
-                        conn, _ = self.tcp.accept()
+                        conn, peer = self.tcp.accept()
                     except OSError:
                         continue
-                    threading.Thread(target=self._tcp, args=(conn,), daemon=True).start()
-            if self.records_path and not os.path.exists(self.records_path):
-                log("records file removed: exiting")
+                    threading.Thread(target=self._tcp, args=(conn, peer[0]), daemon=True).start()
+            if not self.answerer.zones.refresh():
+                log("no records file left: exiting")
                 return
 
     def close(self) -> None:
@@ -385,16 +436,15 @@ def main(argv: list | None = None) -> int:
     ap = argparse.ArgumentParser(description="gitkube cluster DNS answerer")
     ap.add_argument("--listen", required=True)
     ap.add_argument("--port", type=int, default=53)
-    ap.add_argument("--records", required=True)
+    ap.add_argument("--records-dir", required=True, help="directory of records-<cluster tag>.json files")
     ap.add_argument("--pidfile", default="")
     ap.add_argument("--upstream", default="auto")
     ap.add_argument("--version", default="dev")
     args = ap.parse_args(argv)
-    zone = Zone(args.records)
-    zone.refresh()
+    zones = Zones(args.records_dir)
+    zones.refresh(force=True)
     try:
-        server = Server(args.listen, args.port, Answerer(zone, args.version), upstreams_from(args.upstream, args.listen),
-                        args.records)
+        server = Server(args.listen, args.port, Answerer(zones, args.version), upstreams_from(args.upstream, args.listen))
     except OSError as exc:
         log(f"cannot listen on {args.listen}:{args.port}: {exc}")
         return 2
@@ -404,7 +454,7 @@ def main(argv: list | None = None) -> int:
         with open(tmp, "w") as f:
             f.write(f"{os.getpid()} {args.version}\n")
         os.replace(tmp, args.pidfile)
-    log(f"serving {zone.domain} on {args.listen}:{args.port} (upstream: {','.join(server.upstreams) or 'none'})")
+    log(f"serving on {args.listen}:{args.port} (upstream: {','.join(server.upstreams) or 'none'})")
     try:
         server.serve()
     finally:

@@ -4,7 +4,8 @@ deleted, jumps from the built-in chains added or removed) in one transaction per
 of gitkube's part of `iptables-save` to notice when someone flushed or edited it.
 
 Commands run through the node's connection as argument lists; the rules travel on stdin.
-Only chains named GK-* and built-in rules jumping to them are ever touched.
+Only one cluster's chains (named `GK-<tag>-*`) and built-in rules jumping to them are ever touched;
+`remove_all` with prefix `GK-` removes every gitkube chain of every cluster.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ class Saved:
         return not any(self.chains.values()) and not any(self.jumps.values())
 
 
-def parse_save(text: str) -> Saved:
-    """Pick gitkube's chains, rules and jumps out of `iptables-save` output."""
+def parse_save(text: str, prefix: str = PREFIX) -> Saved:
+    """Pick the chains named `prefix*`, their rules and the jumps to them out of `iptables-save`."""
     saved = Saved()
     table = ""
     for line in text.splitlines():
@@ -55,11 +56,11 @@ def parse_save(text: str) -> Saved:
             continue
         if table not in TABLES:
             continue
-        if line.startswith(":" + PREFIX):
+        if line.startswith(":" + prefix):
             saved.chains.setdefault(table, []).append(line[1:].split()[0])
-        elif line.startswith("-A " + PREFIX):
+        elif line.startswith("-A " + prefix):
             saved.rules.setdefault(table, []).append(line)
-        elif line.startswith("-A ") and _target(line).startswith(PREFIX):
+        elif line.startswith("-A ") and _target(line).startswith(prefix) and not line.startswith("-A " + PREFIX):
             saved.jumps.setdefault(table, []).append(line)
     return saved
 
@@ -117,11 +118,11 @@ def _spec_matches(line: str, spec: str) -> bool:
     return comment(line) == comment(spec)
 
 
-def save(node: Runner, timeout: float = 20) -> Saved:
+def save(node: Runner, prefix: str = PREFIX, timeout: float = 20) -> Saved:
     rc, out, err = node.run(SAVE, timeout=timeout)
     if rc != 0:
         raise TransientError(f"iptables-save failed ({rc}): {err.decode(errors='replace').strip()[:300]}")
-    return parse_save(out.decode(errors="replace"))
+    return parse_save(out.decode(errors="replace"), prefix)
 
 
 def restore(node: Runner, text: str, timeout: float = 30) -> None:
@@ -130,18 +131,18 @@ def restore(node: Runner, text: str, timeout: float = 30) -> None:
         raise TransientError(f"iptables-restore failed ({rc}): {err.decode(errors='replace').strip()[:500]}")
 
 
-def apply(node: Runner, desired: RuleSet) -> str:
-    """Make the host's gitkube rules equal `desired`; returns the digest of what is now there."""
-    before = save(node)
+def apply(node: Runner, desired: RuleSet, prefix: str) -> str:
+    """Make the host's `prefix*` chains equal `desired`; returns the digest of what is now there."""
+    before = save(node, prefix)
     text = restore_input(desired, before)
     if text:
         restore(node, text)
-    return save(node).digest()
+    return save(node, prefix).digest()
 
 
-def remove_all(node: Runner) -> bool:
-    """Delete every GK-* chain and every jump to one. Returns whether anything was there."""
-    before = save(node)
+def remove_all(node: Runner, prefix: str = PREFIX) -> bool:
+    """Delete every `prefix*` chain and every jump to one. Returns whether anything was there."""
+    before = save(node, prefix)
     if before.empty:
         return False
     restore(node, restore_input(RuleSet(), before))

@@ -2,8 +2,12 @@
 in place. The agent runs `python3 -c BOOT` with a JSON request on stdin holding this file's source,
 the server's source and the data; nothing from the request ever reaches a shell.
 
-Request: {"action": "ensure"|"stop"|"stop-all", "root": "/run/gitkube/dns", "listen": ip, "port": 53,
-          "server": source, "version": v, "records": text, "upstream": "auto"|"none"|"ip,ip"}
+Request: {"action": "ensure"|"forget"|"stop-all", "root": "/run/gitkube/dns", "listen": ip, "port": 53,
+          "tag": cluster tag, "server": source, "version": v, "records": text, "upstream": "auto"|"none"|"ip,ip"}
+
+One answerer per listen address (<root>/<listen>/), shared by every gitkube state driving the host;
+each state keeps its own records-<tag>.json there. "forget" removes one state's records (the
+answerer exits when none is left); "stop-all" stops every answerer and removes the files.
 Reply (stdout, one JSON line): {"ok": bool, "started": bool, "pid": int, "error": str}
 """
 
@@ -68,9 +72,9 @@ def _stop(pid: int) -> None:
         pass
 
 
-def _health(listen: str, port: int, domain: str) -> str:
+def _health(listen: str, port: int, tag: str, domain: str) -> str:
     """The TXT answer of the health name, or "" when nothing answers."""
-    name = f"_gitkube-health.{domain}"
+    name = f"_gitkube-health.{tag.lower()}.{domain}"
     query = struct.pack("!HHHHHH", 0x4b4b, 0x0100, 1, 0, 0, 0)
     for label in name.split("."):
         query += bytes([len(label)]) + label.encode()
@@ -95,11 +99,12 @@ def ensure(req: dict) -> dict:
     home = os.path.join(root, listen)
     os.makedirs(home, mode=0o755, exist_ok=True)
     server = os.path.join(home, "gkdns.py")
-    records = os.path.join(home, "records.json")
+    records = os.path.join(home, f"records-{req['tag']}.json")
     pidfile = os.path.join(home, "pid")
     logfile = os.path.join(home, "log")
     _write(server, req["server"])
-    _write(records, req["records"])
+    if not _write(records, req["records"]):
+        os.utime(records)  # still in use: see Zones.STALE_SECONDS
     digest = hashlib.sha256(req["records"].encode()).hexdigest()[:16]
     domain = json.loads(req["records"]).get("domain", "cluster.local")
     want = f"ok {req['version']} {digest}"
@@ -111,7 +116,7 @@ def ensure(req: dict) -> dict:
     if not pid:
         with open(logfile, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, server, "--listen", listen, "--port", str(port), "--records", records,
+                [sys.executable, server, "--listen", listen, "--port", str(port), "--records-dir", home,
                  "--pidfile", pidfile, "--upstream", req.get("upstream", "auto"), "--version", req["version"]],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd="/",
                 start_new_session=True, close_fds=True)
@@ -119,7 +124,7 @@ def ensure(req: dict) -> dict:
     deadline = time.monotonic() + 3.0
     answer = ""
     while time.monotonic() < deadline:
-        answer = _health(listen, port, domain)
+        answer = _health(listen, port, req["tag"], domain)
         if answer == want:
             return {"ok": True, "started": started, "pid": pid, "error": ""}
         if started and proc.poll() is not None:
@@ -148,8 +153,11 @@ def handle(req: dict) -> dict:
     action = req.get("action")
     if action == "ensure":
         return ensure(req)
-    if action == "stop":
-        stop(os.path.join(req["root"], req["listen"]))
+    if action == "forget":
+        try:
+            os.unlink(os.path.join(req["root"], req["listen"], f"records-{req['tag']}.json"))
+        except OSError:
+            pass
         return {"ok": True, "started": False, "pid": 0, "error": ""}
     if action == "stop-all":
         root = req["root"]

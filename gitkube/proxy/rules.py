@@ -1,6 +1,9 @@
 """The iptables rules of one host, as a pure function: Service ports + the host's view → RuleSet.
 
-Laid out like kube-proxy's iptables mode, with gitkube's own chains only (names ≤ 28 characters):
+Laid out like kube-proxy's iptables mode, with gitkube's own chains only (names ≤ 28 characters).
+Every chain name starts with `GK-<tag>-`, the tag being 5 characters derived from the cluster id, so
+that two gitkube states driving one host (two test runs, say) never touch each other's chains;
+below, `GK-SERVICES` stands for `GK-<tag>-SERVICES` and so on:
 
 nat table
   PREROUTING, OUTPUT → GK-SERVICES    cluster IPs (and external IPs) → GK-SVC-*; local addresses → GK-NODEPORTS
@@ -33,21 +36,30 @@ from gitkube.proxy.model import Backend, HostView, ServicePort
 MASQ_MARK = "0x4000"
 PREFIX = "GK-"
 MAX_CHAIN = 28
+DEFAULT_TAG = "LOCAL"
 
-# (table, built-in chain, rule spec, our chain): inserted at the top of the built-in chain.
+# (table, built-in chain, rule spec before the target, our chain's base name): inserted at the top.
 JUMP_SPECS = (
-    ("nat", "PREROUTING", '-m comment --comment "gitkube service portals" -j GK-SERVICES', "GK-SERVICES"),
-    ("nat", "OUTPUT", '-m comment --comment "gitkube service portals" -j GK-SERVICES', "GK-SERVICES"),
-    ("nat", "POSTROUTING", '-m comment --comment "gitkube postrouting rules" -j GK-POSTROUTING', "GK-POSTROUTING"),
-    ("filter", "INPUT", '-m conntrack --ctstate NEW -m comment --comment "gitkube service rejects" -j GK-SERVICES',
-     "GK-SERVICES"),
-    ("filter", "FORWARD", '-m conntrack --ctstate NEW -m comment --comment "gitkube service rejects" -j GK-SERVICES',
-     "GK-SERVICES"),
-    ("filter", "OUTPUT", '-m conntrack --ctstate NEW -m comment --comment "gitkube service rejects" -j GK-SERVICES',
-     "GK-SERVICES"),
-    ("filter", "FORWARD", '-m comment --comment "gitkube forwarding rules" -j GK-FORWARD', "GK-FORWARD"),
-    ("filter", "INPUT", '-m comment --comment "gitkube firewall" -j GK-FIREWALL', "GK-FIREWALL"),
+    ("nat", "PREROUTING", '-m comment --comment "gitkube service portals"', "SERVICES"),
+    ("nat", "OUTPUT", '-m comment --comment "gitkube service portals"', "SERVICES"),
+    ("nat", "POSTROUTING", '-m comment --comment "gitkube postrouting rules"', "POSTROUTING"),
+    ("filter", "INPUT", '-m conntrack --ctstate NEW -m comment --comment "gitkube service rejects"', "SERVICES"),
+    ("filter", "FORWARD", '-m conntrack --ctstate NEW -m comment --comment "gitkube service rejects"', "SERVICES"),
+    ("filter", "OUTPUT", '-m conntrack --ctstate NEW -m comment --comment "gitkube service rejects"', "SERVICES"),
+    ("filter", "FORWARD", '-m comment --comment "gitkube forwarding rules"', "FORWARD"),
+    ("filter", "INPUT", '-m comment --comment "gitkube firewall"', "FIREWALL"),
 )
+
+
+def cluster_tag(cluster_id: str) -> str:
+    """5 characters naming a cluster's chains (GK-<tag>-...)."""
+    if not cluster_id:
+        return DEFAULT_TAG
+    return base64.b32encode(hashlib.sha256(cluster_id.encode()).digest()).decode()[:5]
+
+
+def owner_prefix(tag: str) -> str:
+    return f"{PREFIX}{tag}-"
 
 
 @dataclass(frozen=True)
@@ -97,26 +109,31 @@ class RuleSet:
         return "\n".join(out) + "\n"
 
 
-def chain_name(kind: str, seed: str) -> str:
-    """`GK-<kind>-<16 base32 chars of sha256(seed)>`, e.g. GK-SVC-ABCDEFGHIJKLMNOP (23 chars)."""
-    digest = base64.b32encode(hashlib.sha256(seed.encode()).digest()).decode()[:16]
-    return f"{PREFIX}{kind}-{digest}"
+class Names:
+    """Chain names of one cluster: `GK-<tag>-<BASE>` and `GK-<tag>-<KIND>-<14 base32 chars of a hash>`."""
 
+    def __init__(self, tag: str = DEFAULT_TAG):
+        self.tag = tag
+        self.prefix = owner_prefix(tag)
 
-def svc_chain(sp: ServicePort) -> str:
-    return chain_name("SVC", sp.id)
+    def fixed(self, base: str) -> str:
+        return self.prefix + base
 
+    def hashed(self, kind: str, seed: str) -> str:
+        digest = base64.b32encode(hashlib.sha256(f"{self.tag}/{seed}".encode()).digest()).decode()
+        return (self.prefix + kind + "-" + digest)[:MAX_CHAIN]
 
-def svl_chain(sp: ServicePort) -> str:
-    return chain_name("SVL", sp.id)
+    def svc(self, sp: ServicePort) -> str:
+        return self.hashed("SVC", sp.id)
 
+    def svl(self, sp: ServicePort) -> str:
+        return self.hashed("SVL", sp.id)
 
-def ext_chain(sp: ServicePort) -> str:
-    return chain_name("EXT", sp.id)
+    def ext(self, sp: ServicePort) -> str:
+        return self.hashed("EXT", sp.id)
 
-
-def sep_chain(sp: ServicePort, b: Backend) -> str:
-    return chain_name("SEP", f"{sp.id}>{b.ip}:{b.port}")
+    def sep(self, sp: ServicePort, b: Backend) -> str:
+        return self.hashed("SEP", f"{sp.id}>{b.ip}:{b.port}")
 
 
 def probability(i: int, n: int) -> str:
@@ -124,39 +141,39 @@ def probability(i: int, n: int) -> str:
     return f"{1.0 / (n - i):.10f}"
 
 
-def render(ports: list[ServicePort], host: HostView) -> RuleSet:
-    """The host's rule set. Pure and deterministic."""
+def render(ports: list[ServicePort], host: HostView, tag: str = DEFAULT_TAG) -> RuleSet:
+    """The host's rule set for one cluster (`tag`). Pure and deterministic."""
     rs = RuleSet()
     nat, flt = rs.tables["nat"], rs.tables["filter"]
-    has_services = bool(ports)
-    if not has_services and not host.peers:
+    n = Names(tag)
+    if not ports and not host.peers:
         return rs
-    if has_services:
-        services = nat.chain("GK-SERVICES")
-        nodeports = nat.chain("GK-NODEPORTS")
-        mark = nat.chain("GK-MARK-MASQ")
-        nonpod = nat.chain("GK-NONPOD")
+    if ports:
+        services = nat.chain(n.fixed("SERVICES"))
+        nodeports = nat.chain(n.fixed("NODEPORTS"))
+        mark = nat.chain(n.fixed("MARK-MASQ"))
+        nonpod = nat.chain(n.fixed("NONPOD"))
         nat.add(mark, f"-j MARK --or-mark {MASQ_MARK}")
         for cidr in sorted(set(host.cluster_cidrs)):
             nat.add(nonpod, f"-s {cidr} -j RETURN")
         nat.add(nonpod, f"-j {mark}")
-        rejects = flt.chain("GK-SERVICES")
-        firewall = flt.chain("GK-FIREWALL")
+        rejects = flt.chain(n.fixed("SERVICES"))
+        firewall = flt.chain(n.fixed("FIREWALL"))
         flt.add(firewall, '! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block martian localhost traffic" '
                           "-m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP")
         any_node_port = False
         for sp in ports:
-            any_node_port |= _service_port(sp, host, nat, flt, services, nodeports, rejects)
+            any_node_port |= _service_port(sp, host, n, nat, flt)
         if any_node_port:
             nat.add(services, '-m comment --comment "gitkube node ports; must be last" '
                               f"-m addrtype --dst-type LOCAL -j {nodeports}")
             rs.node_ports = True
-    post = nat.chain("GK-POSTROUTING")
-    masq = nat.chain("GK-MASQ")
+    post = nat.chain(n.fixed("POSTROUTING"))
+    masq = nat.chain(n.fixed("MASQ"))
     nat.add(post, f"-m mark --mark {MASQ_MARK}/{MASQ_MARK} -j {masq}")
     nat.add(masq, f"-j MARK --xor-mark {MASQ_MARK}")
     nat.add(masq, '-m comment --comment "gitkube service traffic requiring SNAT" -j MASQUERADE')
-    forward = flt.chain("GK-FORWARD")
+    forward = flt.chain(n.fixed("FORWARD"))
     flt.add(forward, f"-m mark --mark {MASQ_MARK}/{MASQ_MARK} -j ACCEPT")
     flt.add(forward, "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
     if host.pod_cidr:
@@ -165,8 +182,10 @@ def render(ports: list[ServicePort], host: HostView) -> RuleSet:
             nat.add(post, f'-s {host.pod_cidr} -d {peer.cidr} -m comment --comment "pod to pod across hosts" -j ACCEPT')
             flt.add(forward, f"-s {peer.cidr} -d {host.pod_cidr} -j ACCEPT")
             flt.add(forward, f"-s {peer.address}/32 -d {host.pod_cidr} -j ACCEPT")
-    rs.jumps = [Jump(t, c, spec, target) for t, c, spec, target in JUMP_SPECS
-                if target in rs.tables[t].chains]
+    for table, chain, spec, base in JUMP_SPECS:
+        target = n.fixed(base)
+        if target in rs.tables[table].chains:
+            rs.jumps.append(Jump(table, chain, f"{spec} -j {target}", target))
     return rs
 
 
@@ -174,72 +193,67 @@ def _match(sp: ServicePort) -> str:
     return f"-p {sp.protocol} -m {sp.protocol}"
 
 
-def _service_port(sp: ServicePort, host: HostView, nat: Table, flt: Table, services: str, nodeports: str,
-                  rejects: str) -> bool:
+def _service_port(sp: ServicePort, host: HostView, n: Names, nat: Table, flt: Table) -> bool:
     """Rules of one Service port; returns whether it has a node port."""
+    services, nodeports, rejects = n.fixed("SERVICES"), n.fixed("NODEPORTS"), n.fixed("SERVICES")
+    mark, nonpod = n.fixed("MARK-MASQ"), n.fixed("NONPOD")
     usable = [b for b in sp.backends if host.can_reach(b)]
     local = [b for b in usable if host.is_local(b)]
-    cluster_ip = sp.cluster_ip
-    vip = f"-d {cluster_ip}/32 {_match(sp)} --dport {sp.port}" if cluster_ip else ""
+    vip = f"-d {sp.cluster_ip}/32 {_match(sp)} --dport {sp.port}" if sp.cluster_ip else ""
+    no_endpoints = f'-m comment --comment "{sp.comment} has no endpoints" -j REJECT'
     if not usable:
         if vip:
-            flt.add(rejects, f'{vip} -m comment --comment "{sp.comment} has no endpoints" -j REJECT')
+            flt.add(rejects, f"{vip} {no_endpoints}")
         for ip in sp.external_ips:
-            flt.add(rejects, f'-d {ip}/32 {_match(sp)} --dport {sp.port} -m comment --comment "{sp.comment} has no '
-                             'endpoints" -j REJECT')
+            flt.add(rejects, f"-d {ip}/32 {_match(sp)} --dport {sp.port} {no_endpoints}")
         if sp.node_port:
-            flt.add(rejects, f'-m addrtype --dst-type LOCAL {_match(sp)} --dport {sp.node_port} '
-                             f'-m comment --comment "{sp.comment} has no endpoints" -j REJECT')
+            flt.add(rejects, f"-m addrtype --dst-type LOCAL {_match(sp)} --dport {sp.node_port} {no_endpoints}")
         return bool(sp.node_port)
-    svc = nat.chain(svc_chain(sp))
+    svc = nat.chain(n.svc(sp))
     if vip:
         nat.add(services, f'{vip} -m comment --comment "{sp.comment} cluster IP" -j {svc}')
-        nat.add(svc, f'{vip} -m comment --comment "{sp.comment} cluster IP" -j GK-NONPOD')
-    _balance(sp, usable, nat, svc)
-    external = sp.node_port or sp.external_ips
-    if external:
-        ext = nat.chain(ext_chain(sp))
+        nat.add(svc, f'{vip} -m comment --comment "{sp.comment} cluster IP" -j {nonpod}')
+    _balance(sp, usable, n, nat, svc)
+    if sp.node_port or sp.external_ips:
+        ext = nat.chain(n.ext(sp))
         for ip in sp.external_ips:
             nat.add(services, f'-d {ip}/32 {_match(sp)} --dport {sp.port} -m comment --comment "{sp.comment} '
                               f'external IP" -j {ext}')
         if sp.node_port:
             nat.add(nodeports, f'{_match(sp)} --dport {sp.node_port} -m comment --comment "{sp.comment}" -j {ext}')
         if not sp.local_external:
-            nat.add(ext, '-m comment --comment "masquerade traffic for external destinations" -j GK-MARK-MASQ')
+            nat.add(ext, f'-m comment --comment "masquerade traffic for external destinations" -j {mark}')
             nat.add(ext, f"-j {svc}")
         else:
             if host.pod_cidr:
                 nat.add(ext, f'-s {host.pod_cidr} -m comment --comment "pod traffic goes cluster-wide" -j {svc}')
-            nat.add(ext, '-m comment --comment "masquerade local traffic" -m addrtype --src-type LOCAL -j GK-MARK-MASQ')
+            nat.add(ext, f'-m comment --comment "masquerade local traffic" -m addrtype --src-type LOCAL -j {mark}')
             nat.add(ext, f'-m comment --comment "route local traffic cluster-wide" -m addrtype --src-type LOCAL -j {svc}')
             if local:
-                svl = nat.chain(svl_chain(sp))
+                svl = nat.chain(n.svl(sp))
                 nat.add(ext, f"-j {svl}")
-                _balance(sp, local, nat, svl)
+                _balance(sp, local, n, nat, svl)
             elif sp.node_port:
                 flt.add(rejects, f'-m addrtype --dst-type LOCAL {_match(sp)} --dport {sp.node_port} '
                                  f'-m comment --comment "{sp.comment} has no local endpoints" -j REJECT')
     return bool(sp.node_port)
 
 
-def _balance(sp: ServicePort, backends: list[Backend], nat: Table, chain: str) -> None:
+def _balance(sp: ServicePort, backends: list[Backend], n: Names, nat: Table, chain: str) -> None:
     """Affinity checks, then one random-probability jump per endpoint; the endpoint chains."""
-    seps = [(b, sep_chain(sp, b)) for b in backends]
+    seps = [(b, n.sep(sp, b)) for b in backends]
     if sp.affinity:
         for _, sep in seps:
             nat.add(chain, f'-m comment --comment "{sp.comment}" -m recent --name {sep} --mask 255.255.255.255 '
                            f"--rsource --rcheck --seconds {sp.affinity} --reap -j {sep}")
-    n = len(seps)
+    count = len(seps)
     for i, (b, sep) in enumerate(seps):
-        if i < n - 1:
-            nat.add(chain, f'-m comment --comment "{sp.comment} -> {b.ip}:{b.port}" '
-                           f"-m statistic --mode random --probability {probability(i, n)} -j {sep}")
-        else:
-            nat.add(chain, f'-m comment --comment "{sp.comment} -> {b.ip}:{b.port}" -j {sep}')
+        pick = f"-m statistic --mode random --probability {probability(i, count)} " if i < count - 1 else ""
+        nat.add(chain, f'-m comment --comment "{sp.comment} -> {b.ip}:{b.port}" {pick}-j {sep}')
         if sep in nat.chains:
-            continue  # shared by GK-SVC and GK-SVL
+            continue  # shared by the SVC and SVL chains
         nat.chain(sep)
-        nat.add(sep, f'-s {b.ip}/32 -m comment --comment "{sp.comment}" -j GK-MARK-MASQ')
+        nat.add(sep, f'-s {b.ip}/32 -m comment --comment "{sp.comment}" -j {n.fixed("MARK-MASQ")}')
         recent = f"-m recent --name {sep} --mask 255.255.255.255 --rsource --set " if sp.affinity else ""
         nat.add(sep, f'-p {sp.protocol} -m comment --comment "{sp.comment}" {recent}-m {sp.protocol} '
                      f"-j DNAT --to-destination {b.ip}:{b.port}")

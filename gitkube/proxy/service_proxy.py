@@ -39,7 +39,12 @@ LOCALNET = ["sysctl", "-w", "net.ipv4.conf.all.route_localnet=1"]
 @dataclass(frozen=True)
 class Desired:
     ports: tuple[ServicePort, ...]
-    records: str
+    records: dict  # cluster-wide DNS records (dnsrecords.records)
+    pod_ips: dict[str, tuple[str, ...]]  # node name -> IPs of its pods (DNS clients of this cluster)
+
+    def records_for(self, nodes: list) -> str:
+        clients = sorted({ip for n in nodes for ip in self.pod_ips.get(n.name, ())})
+        return dumps({**self.records, "clients": clients})
 
 
 class ServiceProxy:
@@ -49,6 +54,8 @@ class ServiceProxy:
         self.resync = max(1.0, resync)
         self.cidr = service_cidr(cidr)
         self.port_range = port_range
+        self.tag = rules.cluster_tag(store.cluster_id())
+        self.prefix = rules.owner_prefix(self.tag)
         self._lock = threading.Lock()
         self._desired: Desired | None = None
         self._groups: dict[str, list] = {}  # host key -> ready NodeHandles (sorted by name)
@@ -61,8 +68,13 @@ class ServiceProxy:
         """Record what every host should have and wake the host workers. Never blocks on a host."""
         services, endpoints = snap.of("Service"), snap.of("Endpoints")
         settled = claims(services, self.cidr, self.port_range)
-        desired = Desired(tuple(service_ports(services, endpoints, settled)),
-                          dumps(records(services, endpoints, settled)))
+        pod_ips: dict[str, set[str]] = {}
+        for p in snap.of("Pod"):
+            ip, node = (p.get("status") or {}).get("podIP"), (p.get("spec") or {}).get("nodeName")
+            if ip and node:
+                pod_ips.setdefault(node, set()).add(ip)
+        desired = Desired(tuple(service_ports(services, endpoints, settled)), records(services, endpoints, settled),
+                          {k: tuple(sorted(v)) for k, v in pod_ips.items()})
         groups: dict[str, list] = {}
         for n in sorted(nodes, key=lambda n: n.name):
             if n.conn is not None:
@@ -183,23 +195,25 @@ class _HostWorker:
         if plan.routes != self._routes or full:
             problems += routes.sync(conn, plan.routes)
             self._routes = dict(plan.routes)
-        ruleset = rules.render(list(desired.ports), plan.view)
+        prefix = self.proxy.prefix
+        ruleset = rules.render(list(desired.ports), plan.view, self.proxy.tag)
         text = ruleset.text()
         if text != self._rules_text:
-            self._rules_digest = iptables.apply(conn, ruleset)
+            self._rules_digest = iptables.apply(conn, ruleset, prefix)
             self._rules_text = text
-        elif full and iptables.save(conn).digest() != self._rules_digest:
+        elif full and iptables.save(conn, prefix).digest() != self._rules_digest:
             log.warning("gitkube's iptables rules on host %s were changed by someone else: restoring", node.name)
-            self._rules_digest = iptables.apply(conn, ruleset)
+            self._rules_digest = iptables.apply(conn, ruleset, prefix)
         if ruleset.node_ports and (not self._localnet or full):
             rc, _, err = conn.run(LOCALNET, timeout=15)
             if rc != 0:
                 problems.append(f"route_localnet: {err.decode(errors='replace').strip()}")
             self._localnet = rc == 0
-        if bridge is not None and (desired.records != self._records or full):
+        recs = desired.records_for(nodes)
+        if bridge is not None and (recs != self._records or full):
             try:
-                dnsnode.ensure(conn, _python(conn), bridge.gateway, desired.records)
-                self._records = desired.records
+                dnsnode.ensure(conn, _python(conn), bridge.gateway, self.proxy.tag, recs)
+                self._records = recs
                 for n in nodes:
                     facts.set_dns_state(n.url, None)
             except Exception as exc:
