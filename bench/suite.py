@@ -374,14 +374,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _write(doc: dict, out: Path, mode: str, final: bool, partial: bool) -> dict[str, str]:
-    """latest.{json,md} always; <mode>.{json,md} and the plots only for a whole-suite run, so an
-    --only run never replaces the numbers of a complete one."""
+    """latest.{json,md} always; <mode>.{json,md} only for a whole-suite run, so an --only run never
+    replaces the numbers of a complete one (its plots are named *-partial.png)."""
     plots: dict[str, str] = {}
-    if final and not partial:
+    if final:
         try:
             from bench import plots as plotting
 
-            plots = plotting.make_all(doc, out, mode)
+            plots = plotting.make_all(doc, out, "partial" if partial else mode)
         except ImportError as e:
             doc["suite"]["plots"] = f"no plots: {e} (pip install -e '.[bench]')"
         except Exception as e:  # noqa: BLE001 -- a plot must never lose the numbers

@@ -219,6 +219,8 @@ def _container(pod: dict, c: dict, history: list[Observed], sandbox: Observed | 
             else:
                 status["state"] = {"waiting": {"reason": "ContainerCreating"}}
             if sandbox is not None:
+                if latest is not None:  # created but never started (the agent died in between)
+                    plan.actions.append(Action("remove", uid, container_id=latest.id, reason="never started"))
                 plan.actions.append(Action("start-container", uid, container=name, attempt=attempt))
         return status, False
 

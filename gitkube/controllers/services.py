@@ -219,7 +219,7 @@ def updated_spec(svc: dict, settled: Claims) -> dict:
     elif key in settled.new_ips:
         spec["clusterIP"] = settled.new_ips[key]
         spec["clusterIPs"] = [settled.new_ips[key]]
-    elif spec.get("clusterIP") and not spec.get("clusterIPs"):
+    elif has_cluster_ip(svc) and spec.get("clusterIP") and not spec.get("clusterIPs"):
         spec["clusterIPs"] = [spec["clusterIP"]]
     ports = spec.get("ports") or []
     new_ports = []

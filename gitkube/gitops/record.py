@@ -76,15 +76,26 @@ def apply_and_record(store: Store, plan: DiffPlan, objects: list[Validated], sou
         outcome = execute(store, plan, objects, source, dry_run=False, prune=prune)
         inv = store.get_inventory(source.id)
         if inv is not None:
-            declared = [key_of(v.obj) for v in objects]
-            live = store.get_many(declared)
             merged = {**inv.meta, **(meta or {})}
-            merged["fingerprints"] = {str(k): fingerprint(o) for k, o in live.items()}
+            merged["fingerprints"] = plan_fingerprints(plan)
             if last_sync is not None:
                 merged["last_sync"] = last_sync
             inv.meta = merged
             store.put_inventory(inv)
     return outcome
+
+
+def plan_fingerprints(plan: DiffPlan) -> dict[str, str]:
+    """Fingerprints of the objects as they are stored once the plan is executed: what was written
+    for creates and updates, the live object for the unchanged (no read-back needed)."""
+    out = {}
+    for item in plan.items:
+        if item.action == "prune":
+            continue
+        obj = item.live if item.action == "unchanged" and item.live is not None else item.desired
+        if obj is not None:
+            out[str(key_of(obj))] = fingerprint(obj)
+    return out
 
 
 def record_sync(store: Store, source_id: str, last_sync: dict, meta: dict | None = None) -> None:

@@ -21,13 +21,18 @@ PORT = 53
 UPSTREAM_ENV = "GITKUBE_DNS_UPSTREAM"  # auto (the node's resolv.conf) | none | ip,ip
 
 
+# Bump when the answerer's command line, records format or answers change in a way older agents'
+# answerers must not keep serving: a node's running answerer is replaced only by a higher protocol.
+PROTOCOL = 1
+
+
 @lru_cache(maxsize=1)
 def sources() -> tuple[str, str, str]:
-    """(helper source, server source, version)."""
+    """(helper source, server source, version `p<PROTOCOL>-<hash of both>`)."""
     here = Path(__file__).parent
     helper = (here / "nodehelper.py").read_text()
     server = (here / "dnsserver.py").read_text()
-    version = hashlib.sha256((helper + server).encode()).hexdigest()[:12]
+    version = f"p{PROTOCOL}-" + hashlib.sha256((helper + server).encode()).hexdigest()[:12]
     return helper, server, version
 
 

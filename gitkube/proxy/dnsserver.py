@@ -282,6 +282,8 @@ class Answerer:
                 return found
         if any(z.in_zone(name) for z in zones) or "." not in name or name.endswith(".cluster.local"):
             return NXDOMAIN, []
+        if any(f"{name}.svc.{z.domain}" in z.names or f"{name}.{z.domain}" in z.names for z in zones):
+            return NXDOMAIN, []  # `svc.ns` asked as is (before the search list): no such name outside
         return None
 
 
@@ -341,7 +343,7 @@ class Server:
             return error_response(query, NOTIMP)
         result = self.answerer.answer(qname, qtype, client) if qclass in (1, 255) else (REFUSED, [])
         if result is None:
-            return self.forward(query) or build_response(query, qend, qname, SERVFAIL if self.upstreams else REFUSED,
+            return self.forward(query) or build_response(query, qend, qname, SERVFAIL if self.upstreams else NXDOMAIN,
                                                          [], False, limit)
         rcode, answers = result
         return build_response(query, qend, qname, rcode, answers, True, limit)

@@ -94,6 +94,30 @@ def _health(listen: str, port: int, tag: str, domain: str) -> str:
     return rdata[1:1 + rdata[0]].decode(errors="replace") if rdata else ""
 
 
+PRUNE_SECONDS = 3600.0
+
+
+def _prune(home: str, mine: str) -> None:
+    """Other states' records untouched for an hour: their agent is gone (files of a running
+    agent are touched at every resync)."""
+    for name in os.listdir(home):
+        path = os.path.join(home, name)
+        if name.startswith("records-") and path != mine:
+            try:
+                if time.time() - os.path.getmtime(path) > PRUNE_SECONDS:
+                    os.unlink(path)
+            except OSError:
+                pass
+
+
+def _protocol(version: str) -> int:
+    """Versions look like `p<protocol>-<build hash>`."""
+    try:
+        return int(version.split("-", 1)[0].lstrip("p"))
+    except ValueError:
+        return 0
+
+
 def ensure(req: dict) -> dict:
     root, listen, port = req["root"], req["listen"], int(req.get("port", 53))
     home = os.path.join(root, listen)
@@ -105,12 +129,12 @@ def ensure(req: dict) -> dict:
     _write(server, req["server"])
     if not _write(records, req["records"]):
         os.utime(records)  # still in use: see Zones.STALE_SECONDS
+    _prune(home, records)
     digest = hashlib.sha256(req["records"].encode()).hexdigest()[:16]
     domain = json.loads(req["records"]).get("domain", "cluster.local")
-    want = f"ok {req['version']} {digest}"
     pid, version = _running(pidfile, server)
-    if pid and version != req["version"]:
-        _stop(pid)
+    if pid and _protocol(version) < _protocol(req["version"]):
+        _stop(pid)  # older protocol: replace it (same protocol: any build will do, so states never fight)
         pid = 0
     started = False
     if not pid:
@@ -125,7 +149,7 @@ def ensure(req: dict) -> dict:
     answer = ""
     while time.monotonic() < deadline:
         answer = _health(listen, port, req["tag"], domain)
-        if answer == want:
+        if answer.startswith("ok ") and answer.endswith(" " + digest):
             return {"ok": True, "started": started, "pid": pid, "error": ""}
         if started and proc.poll() is not None:
             break

@@ -180,3 +180,9 @@ def test_condition_times_do_not_change_while_the_status_holds():
     p["status"] = first
     again = plan_pod(p, [sandbox(), app()], {}, {}, NOW + 50).status
     assert again == first
+
+
+def test_a_container_created_but_never_started_is_replaced_under_the_same_attempt():
+    half = app(state="created", attempt=2, id="half")
+    plan = plan_pod(pod(), [sandbox(), half], {}, {}, NOW)
+    assert ops(plan) == [("remove", "half", 0), ("start-container", "app", 2)]
