@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import (CLEANUP, IMAGE, EventRecorder, GkCluster, docker_api, ensure_images,  # noqa: E402
+from bench.harness import (CLEANUP, IMAGE, CpuMeter, EventRecorder, GkCluster, docker_api, ensure_images,  # noqa: E402
                            foreign_running, install_cleanup, log, median, proc_cpu_seconds, r3,
                            replicaset_yaml, wait_until, workdir)
 from bench.peers import Compose, SdkPods, Swarm  # noqa: E402
@@ -95,15 +95,17 @@ class GitkubeSystem:
         rec = EventRecorder(c.label)
         try:
             t0 = time.time()
-            took, _ = c.cli("apply", "-f", "-", "--wait", "--timeout", f"{APPLY_TIMEOUT}s",
-                            stdin=replicaset_yaml(RS, n), timeout=APPLY_TIMEOUT + 60)
+            with CpuMeter() as cpu:
+                took, _ = c.cli("apply", "-f", "-", "--wait", "--timeout", f"{APPLY_TIMEOUT}s",
+                                stdin=replicaset_yaml(RS, n), timeout=APPLY_TIMEOUT + 60)
             last = rec.wait_count("start", 2 * n, t0, timeout=30)
             first = min((e[0] for e in rec.events if e[1] == "create" and e[0] >= t0), default=t0)
         finally:
             rec.close()
         running = len(self.api.containers(filters={"label": c.label, "status": "running"}))
         return {"seconds": took, "containers_started_s": last - t0, "first_create_s": first - t0,
-                "running": running}
+                "running": running, "client_cpu_s": cpu.result["children_cpu_s"],
+                "engine_cpu_s": cpu.result["engine_cpu_s"]}
 
     def _agent(self) -> float:
         c = self.cluster
@@ -119,17 +121,21 @@ class GitkubeSystem:
         assert c is not None
         settle = self._agent()
         rec = EventRecorder(c.label)
+        assert c.agent is not None
         try:
             t0 = time.time()
-            c.cli("scale", "rs", RS, "--replicas=0")
-            last = rec.wait_count("destroy", 2 * self.n, t0, timeout=max(120, 2 * self.n))
+            with CpuMeter([c.agent.pid]) as cpu:
+                c.cli("scale", "rs", RS, "--replicas=0")
+                last = rec.wait_count("destroy", 2 * self.n, t0, timeout=max(120, 2 * self.n))
         except TimeoutError as e:
             raise TimeoutError(f"{e}\nagent log:\n{c.agent_log_tail()}") from None
         finally:
             rec.close()
         wait_until(lambda: not self.api.containers(all=True, filters={"label": c.label}), 30,
                    what="gitkube's containers to go")
-        return {"seconds": last - t0, "agent_settle_s": settle}
+        return {"seconds": last - t0, "agent_settle_s": settle,
+                "client_cpu_s": cpu.result["children_cpu_s"] + cpu.result["pids_cpu_s"],
+                "engine_cpu_s": cpu.result["engine_cpu_s"]}
 
     def scale_up(self, n: int) -> dict:
         """From zero replicas: `scale rs --replicas=N` with the agent running, until N ready."""
@@ -139,8 +145,11 @@ class GitkubeSystem:
         self.n = n
         store = c.store()
         rec = EventRecorder(c.label)
+        assert c.agent is not None
+        cpu = CpuMeter([c.agent.pid])
         try:
             t0 = time.time()
+            cpu.__enter__()
             c.cli("scale", "rs", RS, f"--replicas={n}")
 
             def ready() -> bool:
@@ -151,13 +160,16 @@ class GitkubeSystem:
 
             wait_until(ready, max(120, 3 * n), 0.1, f"{n} ready replicas")
             t_ready = time.time()
+            cpu.__exit__(None, None, None)
             last = rec.wait_count("start", 2 * n, t0, timeout=30)
         except TimeoutError as e:
             raise TimeoutError(f"{e}\nagent log:\n{c.agent_log_tail()}") from None
         finally:
             rec.close()
             store.close()
-        return {"seconds": t_ready - t0, "containers_started_s": last - t0}
+        return {"seconds": t_ready - t0, "containers_started_s": last - t0,
+                "client_cpu_s": cpu.result["children_cpu_s"] + cpu.result["pids_cpu_s"],
+                "engine_cpu_s": cpu.result["engine_cpu_s"]}
 
     def cleanup(self) -> None:
         if self.cluster is not None:
@@ -183,7 +195,12 @@ def run(quick: bool = False, sizes: list[int] | None = None, reps: int | None = 
     samples: dict[str, dict[str, dict[int, list[float]]]] = {}
     extra: dict[str, dict[int, list[float]]] = {}
 
-    def add(phase: str, system: str, n: int, value: float) -> None:
+    def add(phase: str, system: str, n: int, value: float | dict) -> None:
+        if isinstance(value, dict):  # a result: its seconds, and its CPU use under cpu_*
+            for k in ("client_cpu_s", "engine_cpu_s"):
+                if k in value:
+                    add(f"cpu_{k.split('_')[0]}_{phase}", system, n, value[k])
+            value = value["seconds"]
         samples.setdefault(phase, {}).setdefault(system, {}).setdefault(n, []).append(value)
 
     gk = GitkubeSystem(api, work)
@@ -204,52 +221,57 @@ def run(quick: bool = False, sizes: list[int] | None = None, reps: int | None = 
         else:
             systems.append("compose")
     compose = Compose(api) if "compose" in systems else None
+    swarm = Swarm(api, images[IMAGE]) if "swarm" in systems else None
     noise = []
     t_start = time.monotonic()
     try:
+        if swarm is not None:
+            swarm.__enter__()  # one single-node swarm for the whole run; left in `finally`
+            notes.append(f"swarm joined once for this benchmark (init {swarm.init_seconds:.2f} s) and left after it")
         for rep in range(reps):
             for n in sizes:
                 for system in _rotate(systems, rep + sizes.index(n)):
                     noise.append(foreign_running(api))
                     if system == "gitkube":
                         u = gk.up(n)
-                        add("up", "gitkube", n, u["seconds"])
+                        add("up", "gitkube", n, u)
                         extra.setdefault("gitkube_containers_started_s", {}).setdefault(n, []).append(
                             u["containers_started_s"])
                         extra.setdefault("gitkube_first_create_s", {}).setdefault(n, []).append(u["first_create_s"])
                         d = gk.down()
-                        add("down", "gitkube", n, d["seconds"])
+                        add("down", "gitkube", n, d)
                         if n in scale_sizes:
                             s = gk.scale_up(n)
-                            add("scale_up", "gitkube", n, s["seconds"])
+                            add("scale_up", "gitkube", n, s)
                             d = gk.down()
-                            add("scale_down", "gitkube", n, d["seconds"])
+                            add("scale_down", "gitkube", n, d)
                         gk.cleanup()
                         log(f"converge gitkube n={n}: up {u['seconds']:.2f}s (containers {u['containers_started_s']:.2f}s)"
                             f" down {d['seconds']:.2f}s")
                     elif system == "sdk":
                         u, d = sdk.up(n), sdk.down()
-                        add("up", "sdk", n, u["seconds"])
-                        add("down", "sdk", n, d["seconds"])
+                        add("up", "sdk", n, u)
+                        add("down", "sdk", n, d)
                         log(f"converge sdk n={n}: up {u['seconds']:.2f}s down {d['seconds']:.2f}s")
                     elif system == "swarm":
-                        with Swarm(api, images[IMAGE]) as sw:
-                            u = sw.up(n)
-                            d = sw.down()
-                        add("up", "swarm", n, u["seconds"])
-                        add("down", "swarm", n, d["seconds"])
+                        assert swarm is not None
+                        u, d = swarm.up(n), swarm.down()
+                        add("up", "swarm", n, u)
+                        add("down", "swarm", n, d)
                         log(f"converge swarm n={n}: up {u['seconds']:.2f}s down {d['seconds']:.2f}s")
                     elif system == "compose":
                         assert compose is not None
                         u, d = compose.up(n), compose.down()
-                        add("up", "compose", n, u["seconds"])
-                        add("down", "compose", n, d["seconds"])
+                        add("up", "compose", n, u)
+                        add("down", "compose", n, d)
                         log(f"converge compose n={n}: up {u['seconds']:.2f}s down {d['seconds']:.2f}s")
     finally:
         gk.cleanup()
         sdk.cleanup()
         if compose is not None:
             compose.cleanup()
+        if swarm is not None:
+            swarm.leave()
     return summarize(samples, extra, sizes, scale_sizes, reps, notes, noise, time.monotonic() - t_start)
 
 
@@ -292,6 +314,9 @@ def summarize(samples: dict, extra: dict, sizes: list[int], scale_sizes: list[in
         notes.append("gitkube 'up' includes the CLI process (interpreter start + imports + apply + agent start): "
                      + ", ".join(f"first container created at {metrics.get(f'gitkube_first_create_s.n{n}')} s"
                                  for n in sizes if f"gitkube_first_create_s.n{n}" in metrics))
+    notes.append("cpu_client_*: CPU seconds of the system's own processes (gitkube CLI + agent; the SDK loop; "
+                 "the docker / docker-compose CLIs); cpu_engine_*: dockerd + containerd over the same interval "
+                 "(swarm's orchestrator runs inside dockerd; other users of the engine are counted too)")
     return {"metrics": metrics, "comparisons": comparisons, "notes": notes,
             "series": {"converge_up": _series(med.get("up", {})), "converge_down": _series(med.get("down", {})),
                        **({"scale": {"gitkube scale up": {str(n): v for n, v in med.get("scale_up", {}).get("gitkube", {}).items()},
@@ -316,7 +341,7 @@ def _cmp(what: str, ours: float, peer: str, theirs: float, target: float | None,
 # --- over SSH --------------------------------------------------------------------------------------
 
 def run_ssh(quick: bool = False, sizes: list[int] | None = None, reps: int | None = None,
-            local: dict | None = None) -> dict:
+            local: dict | None = None, down: bool | None = None) -> dict:
     """The same cold start and scale-down with the node registered as ssh://root@127.0.0.1:PORT (a
     private sshd, tests/testbed/sshd.py) vs the local socket. `local`: the converge result of this
     run, reused for the local side; else the local side is measured here, interleaved."""
@@ -324,6 +349,7 @@ def run_ssh(quick: bool = False, sizes: list[int] | None = None, reps: int | Non
 
     sizes = sizes or ([50] if quick else [10, 50])
     reps = reps or (1 if quick else 3)
+    down = (not quick) if down is None else down
     api = docker_api()
     ensure_images(api)
     work = workdir()
@@ -333,6 +359,8 @@ def run_ssh(quick: bool = False, sizes: list[int] | None = None, reps: int | Non
     CLEANUP.callbacks["sshd"] = lambda: stop_sshd(pidfile)
     notes = [f"sshd on {ep.host}:{ep.port} (root's .bashrc hidden, like a clean host); gitkube's SSH transport "
              "(paramiko, direct-streamlocal channels to /var/run/docker.sock)"]
+    if not down:
+        notes.append("scale-down over SSH: full mode only")
     samples: dict = {}
     t_start = time.monotonic()
 
@@ -348,11 +376,13 @@ def run_ssh(quick: bool = False, sizes: list[int] | None = None, reps: int | Non
                 for system in _rotate(["ssh", "local"], rep) if not reuse else ["ssh"]:
                     s = ssh if system == "ssh" else loc
                     u = s.up(n)
-                    d = s.down()
-                    s.cleanup()
                     add("up", system, n, u["seconds"])
-                    add("down", system, n, d["seconds"])
-                    log(f"converge {system} n={n}: up {u['seconds']:.2f}s down {d['seconds']:.2f}s")
+                    if down:
+                        d = s.down()
+                        add("down", system, n, d["seconds"])
+                    s.cleanup()
+                    log(f"converge {system} n={n}: up {u['seconds']:.2f}s"
+                        + (f" down {d['seconds']:.2f}s" if down else ""))
     finally:
         ssh.cleanup()
         loc.cleanup()
@@ -363,7 +393,7 @@ def run_ssh(quick: bool = False, sizes: list[int] | None = None, reps: int | Non
         notes.append("local side: the converge benchmark of this run")
         for n in sizes:
             samples.setdefault("up", {}).setdefault("local", {})[n] = [local["metrics"][f"up_s.gitkube.n{n}"]]
-            if f"down_s.gitkube.n{n}" in local["metrics"]:
+            if down and f"down_s.gitkube.n{n}" in local["metrics"]:
                 samples.setdefault("down", {}).setdefault("local", {})[n] = [local["metrics"][f"down_s.gitkube.n{n}"]]
     med = {ph: {s: {n: median(v) for n, v in per.items()} for s, per in d.items()} for ph, d in samples.items()}
     metrics, comparisons = {}, []

@@ -319,6 +319,54 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
 
 
+def engine_pids() -> list[int]:
+    """dockerd and its containerd (the engine's daemons; shims and runc are not included)."""
+    pids = []
+    for path in ("/var/run/docker.pid", "/var/run/docker/containerd/containerd.pid"):
+        with suppress(OSError, ValueError):
+            pid = int(Path(path).read_text().strip())
+            if Path(f"/proc/{pid}").exists():
+                pids.append(pid)
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds spent between start() and stop(): by this process (`client` when the work runs
+    in-process), by waited-for child processes (CLI runs), by extra pids (a running agent), and by
+    the engine's daemons (shared engine: other users' work is counted too)."""
+
+    def __init__(self, pids: list[int] | None = None):
+        self.pids = pids or []
+        self.result: dict[str, float] = {}
+
+    @staticmethod
+    def _self_children() -> tuple[float, float]:
+        import resource
+
+        a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return a.ru_utime + a.ru_stime, b.ru_utime + b.ru_stime
+
+    def _pids(self, pids: list[int]) -> float:
+        total = 0.0
+        for pid in pids:
+            with suppress(OSError, ValueError, IndexError):
+                total += proc_cpu_seconds(pid)
+        return total
+
+    def __enter__(self) -> "CpuMeter":
+        self._engine = engine_pids()
+        self._s0, self._c0 = self._self_children()
+        self._p0 = self._pids(self.pids)
+        self._e0 = self._pids(self._engine)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        s1, c1 = self._self_children()
+        self.result = {"self_cpu_s": s1 - self._s0, "children_cpu_s": c1 - self._c0,
+                       "pids_cpu_s": self._pids(self.pids) - self._p0,
+                       "engine_cpu_s": self._pids(self._engine) - self._e0}
+
+
 def dockerd_pid() -> int | None:
     for path in ("/var/run/docker.pid", "/run/docker.pid"):
         with suppress(OSError, ValueError):

@@ -27,8 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
 
-from bench.harness import (BENCH_LABEL, CLEANUP, DOCKER_URL, IMAGE, RUN_ID, SLEEPER, EventRecorder, log,
-                           remove_containers, wait_until)
+from bench.harness import (BENCH_LABEL, CLEANUP, DOCKER_URL, IMAGE, RUN_ID, SLEEPER, CpuMeter, EventRecorder,
+                           log, remove_containers, wait_until)
 
 WORKERS = 8
 
@@ -61,10 +61,12 @@ class SdkPods:
 
     def up(self, n: int) -> dict:
         self._seq += 1
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(self.workers) as pool:
-            self.pods = list(pool.map(self._pod, range(n)))
-        return {"seconds": time.perf_counter() - t0}
+        with CpuMeter() as cpu:
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(self.workers) as pool:
+                self.pods = list(pool.map(self._pod, range(n)))
+            took = time.perf_counter() - t0
+        return {"seconds": took, "client_cpu_s": cpu.result["self_cpu_s"], "engine_cpu_s": cpu.result["engine_cpu_s"]}
 
     def _down_one(self, pod: tuple[str, str]) -> None:
         sandbox, app = pod
@@ -73,12 +75,13 @@ class SdkPods:
         self.api.remove_container(sandbox, v=True, force=True)
 
     def down(self) -> dict:
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(self.workers) as pool:
-            list(pool.map(self._down_one, self.pods))
-        took = time.perf_counter() - t0
+        with CpuMeter() as cpu:
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(self.workers) as pool:
+                list(pool.map(self._down_one, self.pods))
+            took = time.perf_counter() - t0
         self.pods = []
-        return {"seconds": took}
+        return {"seconds": took, "client_cpu_s": cpu.result["self_cpu_s"], "engine_cpu_s": cpu.result["engine_cpu_s"]}
 
     def cleanup(self) -> None:
         remove_containers(self.api, [self.label, "gitkube-bench.system=sdk"])
@@ -139,15 +142,17 @@ class Swarm:
         rec = EventRecorder(label)
         try:
             t0 = time.time()
-            self._docker("service", "create", "--detach", "--no-resolve-image", "--name", self.service,
-                         "--replicas", str(n), "--stop-grace-period", self.grace,
-                         "--container-label", f"{BENCH_LABEL}={RUN_ID}", "--restart-condition", "none",
-                         "--entrypoint", SLEEPER[0], self.image_id, *SLEEPER[1:])
-            last = rec.wait_count("start", n, t0, timeout=max(60, 2 * n))
+            with CpuMeter() as cpu:
+                self._docker("service", "create", "--detach", "--no-resolve-image", "--name", self.service,
+                             "--replicas", str(n), "--stop-grace-period", self.grace,
+                             "--container-label", f"{BENCH_LABEL}={RUN_ID}", "--restart-condition", "none",
+                             "--entrypoint", SLEEPER[0], self.image_id, *SLEEPER[1:])
+                last = rec.wait_count("start", n, t0, timeout=max(60, 2 * n))
             running = len(self.api.containers(filters={"label": label, "status": "running"}))
         finally:
             rec.close()
-        return {"seconds": last - t0, "running": running}
+        return {"seconds": last - t0, "running": running, "client_cpu_s": cpu.result["children_cpu_s"],
+                "engine_cpu_s": cpu.result["engine_cpu_s"]}
 
     def down(self) -> dict:
         assert self.service
@@ -155,8 +160,9 @@ class Swarm:
         rec = EventRecorder(label)
         try:
             t0 = time.time()
-            self._docker("service", "scale", "--detach", f"{self.service}=0")
-            last = rec.wait_count("die", self.n, t0, timeout=max(60, 2 * self.n))
+            with CpuMeter() as cpu:
+                self._docker("service", "scale", "--detach", f"{self.service}=0")
+                last = rec.wait_count("die", self.n, t0, timeout=max(60, 2 * self.n))
             wait_until(lambda: not self.api.containers(filters={"label": label, "status": "running"}), 30,
                        what="swarm tasks to stop")
         finally:
@@ -167,7 +173,8 @@ class Swarm:
             wait_until(lambda: not self.api.containers(all=True, filters={"label": label}), 60,
                        what="swarm task containers to go")
         self.service = None
-        return {"seconds": last - t0}
+        return {"seconds": last - t0, "client_cpu_s": cpu.result["children_cpu_s"],
+                "engine_cpu_s": cpu.result["engine_cpu_s"]}
 
     def leave(self) -> None:
         if not self._joined:
@@ -185,7 +192,7 @@ class Swarm:
                 if r.returncode == 0:
                     break
                 time.sleep(0.5)
-        remove_containers(self.api, f"{BENCH_LABEL}={RUN_ID}")
+        remove_containers(self.api, [f"{BENCH_LABEL}={RUN_ID}", "com.docker.swarm.service.name"])
         CLEANUP.callbacks.pop("swarm", None)
 
 
@@ -215,10 +222,12 @@ class Compose:
         return None
 
     def _compose(self, *args: str, timeout: float = 600) -> float:
-        t0 = time.perf_counter()
-        r = subprocess.run(["docker-compose", "-p", self.project, "-f", str(self.file), *args], capture_output=True,
-                           text=True, env=self.env, timeout=timeout, cwd=self.dir)
-        took = time.perf_counter() - t0
+        with CpuMeter() as cpu:
+            t0 = time.perf_counter()
+            r = subprocess.run(["docker-compose", "-p", self.project, "-f", str(self.file), *args],
+                               capture_output=True, text=True, env=self.env, timeout=timeout, cwd=self.dir)
+            took = time.perf_counter() - t0
+        self.cpu = cpu.result
         if r.returncode != 0:
             raise RuntimeError(f"docker-compose {' '.join(args)}: {r.stderr.strip()[-800:]}")
         return took
@@ -228,12 +237,14 @@ class Compose:
         took = self._compose("up", "-d", "--no-recreate", "--scale", f"app={n}")
         running = len(self.api.containers(filters={"label": f"com.docker.compose.project={self.project}",
                                                    "status": "running"}))
-        return {"seconds": took, "running": running}
+        return {"seconds": took, "running": running, "client_cpu_s": self.cpu["children_cpu_s"],
+                "engine_cpu_s": self.cpu["engine_cpu_s"]}
 
     def down(self) -> dict:
         took = self._compose("up", "-d", "--scale", "app=0", "-t", str(self.grace))
         left = len(self.api.containers(all=True, filters={"label": f"com.docker.compose.project={self.project}"}))
-        return {"seconds": took, "left": left}
+        return {"seconds": took, "left": left, "client_cpu_s": self.cpu["children_cpu_s"],
+                "engine_cpu_s": self.cpu["engine_cpu_s"]}
 
     def cleanup(self) -> None:
         with suppress(Exception):

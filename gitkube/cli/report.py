@@ -30,7 +30,8 @@ def render(diagnostics: Sequence[Diagnostic], fmt: str, checked: int, files: int
 def _github(d: Diagnostic) -> str:
     """GitHub Actions workflow command: ::error file=F,line=L,col=C,title=T::message"""
     level = "error" if d.is_error else "warning"
-    text = d.format().split(": ", 1)[1] if ": " in d.format() else d.message
+    text = "".join(part for part in (f"{d.object_ref}: " if d.object_ref else "", f"{d.path}: " if d.path else "",
+                                     d.message, f" ({d.hint})" if d.hint else ""))
 
     def prop(v: str) -> str:
         return v.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A").replace(":", "%3A").replace(",", "%2C")

@@ -77,8 +77,16 @@ def _fold_string_data(secret: dict) -> None:
 
 
 def carry_allocated(desired: dict, live: dict | None) -> dict:
-    """Desired object with gitkube-allocated values copied from `live` where the manifest is silent."""
-    if not live or desired.get("kind") != "Service":
+    """Desired object with gitkube-allocated values copied from `live` where the manifest is silent:
+    a Pod's node binding (the scheduler's), a Service's clusterIP and nodePorts."""
+    if not live:
+        return desired
+    if desired.get("kind") == "Pod":
+        node = (live.get("spec") or {}).get("nodeName")
+        if node and not (desired.get("spec") or {}).get("nodeName"):
+            return {**desired, "spec": {**(desired.get("spec") or {}), "nodeName": node}}
+        return desired
+    if desired.get("kind") != "Service":
         return desired
     dspec, lspec = desired.get("spec") or {}, live.get("spec") or {}
     spec = dict(dspec)

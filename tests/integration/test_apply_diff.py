@@ -230,3 +230,17 @@ def test_apply_records_the_source_and_git_commit(state, tmp_path):
     assert ann["gitkube.io/commit"] == sha
     assert ann["gitkube.io/source"] == f"path:{repo / 'deploy'}"
     assert ann["gitkube.io/source-file"].endswith("deploy/a.yaml")
+
+
+def test_a_scheduled_pod_keeps_its_node_binding_across_diff_and_apply(state, tmp_path):
+    from gitkube.store import open_store
+
+    d = tmp_path / "m"
+    write(d, "p.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n")
+    gk(state, "apply", "-f", str(d))
+    store = open_store(state)
+    pod = store.get("Pod", "default", "p")
+    store.update({**pod, "spec": {**pod["spec"], "nodeName": "local"}})  # what the scheduler does
+    assert gk(state, "diff", "-f", str(d)).returncode == 0
+    assert gk(state, "apply", "-f", str(d)).stdout.strip() == "pod/p unchanged"
+    assert store.get("Pod", "default", "p")["spec"]["nodeName"] == "local"

@@ -132,7 +132,7 @@ def test_github_steps_on_a_broken_repository_fail_with_annotations_and_a_junit_r
     assert v.returncode == 1
     annotations = v.stdout.splitlines()
     assert annotations == ["::error file=deploy/bad.yaml,line=7,col=1,title=gitkube unknown-field"
-                           "::error[unknown-field]: ConfigMap/bad: spec: unknown field \"spec\""], v.stdout
+                           "::ConfigMap/bad: spec: unknown field \"spec\""], v.stdout
     report = junit(sample / "gitkube-validate.xml")
     assert report.get("failures") == "1"
     [case] = report.iter("testcase")

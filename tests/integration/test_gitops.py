@@ -183,6 +183,22 @@ def test_right_after_apply_status_finds_every_object_in_sync_and_then_sees_drift
     assert src["drifted"] is False
 
 
+def test_sync_once_applies_a_good_commit_and_exits_2_on_a_bad_one(env, repo):
+    once = ["sync", "--once", "--no-agent", "--repo", repo.url, "--path", "deploy"]
+    ok = gk(env, *once)
+    assert ok.returncode == 0, ok.stderr
+    assert "configmap/settings created" in ok.stdout and get(env, "configmap", "settings")["data"] == {"key": "v1"}
+    repo.write("deploy/settings.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  labels: x\n")
+    bad = repo.commit("labels must be a map", author="Bob <bob@example.com>")
+    r = gk(env, *once)
+    assert r.returncode == 2
+    assert f'commit {bad[:7]} "labels must be a map" by Bob <bob@example.com> was rejected' in r.stderr
+    assert f"{repo.path}@{bad[:7]}:deploy/settings.yaml:5:" in r.stderr
+    assert get(env, "configmap", "settings")["data"] == {"key": "v1"}
+    text = gk(env, "status").stdout
+    assert f"last sync: invalid {bad[:7]}" in text and "by Bob <bob@example.com>" in text
+
+
 class _Unauthorized(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         self.send_response(401)
