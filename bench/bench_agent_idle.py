@@ -191,7 +191,7 @@ def run(quick: bool = False, pods: int = 200, window: float | None = None, profi
         if not alive:
             raise RuntimeError(f"the agent died during the idle window:\n{c.agent_log_tail()}")
         log(f"agent_idle: agent CPU {cpu_pct:.2f} % of a core over {window:g} s (dockerd {dockerd_pct or 0:.1f} %)")
-        passes = time_passes(c.state, 5 if quick else 10)
+        passes = time_passes(c.state, 3 if quick else 10)
         log(f"agent_idle: first pass {passes['first_pass_s']:.3f} s, warm pass median "
             f"{median(passes['warm_passes_s']):.3f} s")
     finally:

@@ -14,6 +14,7 @@ STYLE = {
     "gitkube": dict(color="#1f77b4", marker="o", lw=2.2),
     "gitkube scale 0→N (agent running)": dict(color="#1f77b4", marker="s", ls="--"),
     "gitkube over ssh": dict(color="#17becf", marker="D", ls="-."),
+    "gitkube, agent_idle setup (1 sample)": dict(color="#1f77b4", marker="*", ls="none", ms=10),
     "sdk": dict(color="#2ca02c", marker="^", label="docker SDK loop (floor, 8 threads)"),
     "swarm": dict(color="#d62728", marker="v", label="docker swarm (N containers)"),
     "compose": dict(color="#ff7f0e", marker="x", label="docker-compose 1.29 (N containers)"),
@@ -44,6 +45,9 @@ def _converge(doc: dict, phase: str, out: Path, mode: str) -> str | None:
     ssh = (doc["benchmarks"].get("converge_ssh") or {}).get("series") or {}
     if phase == "up" and (ssh.get("ssh_up") or {}).get("ssh"):
         series["gitkube over ssh"] = ssh["ssh_up"]["ssh"]
+    idle = (doc["benchmarks"].get("agent_idle") or {}).get("metrics") or {}
+    if phase == "up" and idle.get("cold_start_s") and idle.get("pods"):
+        series["gitkube, agent_idle setup (1 sample)"] = {str(idle["pods"]): idle["cold_start_s"]}
     if not any(series.values()):
         return None
     fig, ax = plt.subplots(figsize=(7.5, 4.6), dpi=110)

@@ -141,10 +141,12 @@ def _agent_idle(quick: bool, ctx: dict) -> dict:
     return bench_agent_idle.run(quick, profile_dir=str(ctx["out"]) if ctx["args"].profile else None)
 
 
-def _external(module: str, owner: str) -> Callable[[bool, dict], object]:
+def _external(module: str, owner: str, quick_argv: tuple[str, ...] = (),
+              adapt: Callable[[dict], dict] | None = None) -> Callable[[bool, dict], object]:
     """A benchmark another engineer writes: its run() if it has one whose required parameters are
-    among quick/rounds/agent/image (filled in), else `python3 -m bench.<module> [--quick]` as a
-    subprocess (its output kept in the notes)."""
+    among quick/rounds/agent/image (filled in); else `python3 -m bench.<module> [--json] [quick_argv]`
+    as a subprocess (each flag only if the script mentions it), its JSON output taken as the result
+    (otherwise its output is kept in the notes). `adapt` turns that script's result into comparisons."""
 
     def run(quick: bool, ctx: dict) -> object:
         path = Path(__file__).resolve().parent / f"{module}.py"
@@ -159,18 +161,72 @@ def _external(module: str, owner: str) -> Callable[[bool, dict], object]:
             required = [p for p in params if p.default is inspect.Parameter.empty
                         and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
             if all(p.name in known for p in required):
-                return fn(**{p.name: known[p.name] for p in params if p.name in known})
+                raw = fn(**{p.name: known[p.name] for p in params if p.name in known})
+                return adapt(raw) if adapt and isinstance(raw, dict) and "metrics" not in raw else raw
+        source = path.read_text(errors="replace")
         argv = [sys.executable, "-m", f"bench.{module}"]
-        if quick and "--quick" in path.read_text(errors="replace"):
-            argv.append("--quick")
+        if "--json" in source:
+            argv.append("--json")
+        if quick:
+            if "--quick" in source:
+                argv.append("--quick")
+            else:  # flag/value pairs the script takes
+                for flag, value in zip(quick_argv[::2], quick_argv[1::2]):
+                    if f'"{flag}"' in source:
+                        argv += [flag, value]
         r = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=900)
-        out = {"notes": [f"ran `{' '.join(argv[1:])}` (no run() function); exit {r.returncode}",
-                         "output:\n" + r.stdout[-3000:]]}
+        note = f"ran `{' '.join(argv[1:])}`; exit {r.returncode}"
         if r.returncode != 0:
+            last = ((r.stderr or r.stdout).strip().splitlines() or [""])[-1]
+            if "not installed" in last:  # a tool it needs is missing here (e.g. wrk): not a failure
+                return {"status": "skipped", "notes": [note, last]}
             raise RuntimeError(f"{' '.join(argv[1:])} exited {r.returncode}:\n{r.stderr[-2000:]}")
-        return out
+        try:
+            raw = json.loads(r.stdout)
+        except ValueError:
+            return {"notes": [note, "output:\n" + r.stdout[-3000:]]}
+        if isinstance(raw, dict):
+            raw.pop("machine", None)
+            out = adapt(raw) if adapt and "metrics" not in raw else raw
+            if isinstance(out, dict):
+                out.setdefault("notes", []).insert(0, note)
+            return out
+        return {"metrics": {"result": str(raw)}, "notes": [note]}
 
     return run
+
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}; lists of numbers are kept as lists."""
+    out: dict = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _service_adapt(raw: dict) -> dict:
+    """bench_service.py's JSON: throughput through a NodePort vs the pod itself, ready -> traffic."""
+    t = raw.get("throughput") or {}
+    rates = t.get("requests_per_s") or {}
+    cmps = []
+    direct = rates.get("direct pod")
+    for name, value in rates.items():
+        if name != "direct pod" and direct:
+            cmps.append({"what": f"requests/s through {name}", "ours": value, "peer": "direct to the pod",
+                         "peer_value": direct, "unit": "req/s", "ratio": round(value / direct, 3),
+                         "target": 0.9 if name == "nodePort, 1 endpoint" else None,
+                         "met": (value / direct >= 0.9) if name == "nodePort, 1 endpoint" else None,
+                         "higher_is_better": True, "note": "busybox httpd, a new connection per request"})
+    metrics = flatten({k: v for k, v in raw.items() if k != "throughput"})
+    metrics.update({f"requests_per_s.{k}": v for k, v in rates.items()})
+    for k in ("nodeport_over_direct", "clusterip_over_direct"):
+        if k in t:
+            metrics[k] = t[k]
+    return {"metrics": metrics, "comparisons": cmps, "samples": {"rounds": t.get("rounds")}}
 
 
 BENCHES = [
@@ -184,7 +240,8 @@ BENCHES = [
     Bench("converge_ssh", "convergence over SSH vs the local socket", True, _converge_ssh),
     Bench("agent_idle", "idle agent CPU and pass time at 200 pods", True, _agent_idle),
     Bench("service", "service data plane: NodePort vs pod (bench_service.py)", True,
-          _external("bench_service", "the services engineer writes it"), external=True),
+          _external("bench_service", "the services engineer writes it",
+                    ("--duration", "2", "--rounds", "1", "--flips", "3"), _service_adapt), external=True),
     Bench("watch", "GitOps watch (bench_watch.py)", True,
           _external("bench_watch", "the GitOps engineer writes it"), external=True),
 ]
@@ -237,18 +294,19 @@ def fmt(v: object) -> str:
     return str(v)
 
 
-def markdown(doc: dict, plots: dict[str, str]) -> str:
-    m = doc["machine"]
-    s = doc["suite"]
-    lines = [f"# gitkube benchmarks: {s['mode']} run, {s['started']}", "",
-             f"Machine: {m.get('cpu_model', '?')}, {m.get('cpus')} CPUs, {m.get('mem_gib')} GiB, {m.get('os', '?')}, "
-             f"kernel {m.get('kernel')}, cgroup {m.get('cgroup')}; Docker {((m.get('docker') or {}).get('server'))} "
-             f"({(m.get('docker') or {}).get('storage')}); Python {m.get('python')}; gitkube {m.get('gitkube_commit')}. "
-             f"Load average at start: {' '.join(m.get('loadavg_at_start') or [])}; "
-             f"other test runs during the run: {'yes' if s.get('pytest_running') else 'no'}.",
-             f"Total {s['seconds']:.0f} s.", "",
-             "## Comparisons (measured in this run)", "",
-             "| benchmark | what | gitkube | vs | their value | ratio | target | met |",
+def machine_line(doc: dict) -> str:
+    m, s = doc["machine"], doc["suite"]
+    d = m.get("docker") or {}
+    return (f"{m.get('cpu_model', '?')}, {m.get('cpus')} CPUs, {m.get('mem_gib')} GiB, {m.get('os', '?')}, "
+            f"kernel {m.get('kernel')}, cgroup {m.get('cgroup')}; Docker {d.get('server')} ({d.get('storage')}, "
+            f"{d.get('cgroup_driver')}); Python {m.get('python')}, docker-py {m.get('docker_py')}; "
+            f"gitkube {m.get('gitkube_commit')}. Load average at start: {' '.join(m.get('loadavg_at_start') or [])}; "
+            f"containers of other parties running at start: {d.get('containers_running')}; "
+            f"test runs on the machine during the run: {'yes' if s.get('pytest_running') else 'no'}.")
+
+
+def comparisons_table(doc: dict) -> list[str]:
+    lines = ["| benchmark | what | gitkube | vs | their value | ratio | target | met |",
              "| --- | --- | ---: | --- | ---: | ---: | ---: | :---: |"]
     for name, b in doc["benchmarks"].items():
         for c in b.get("comparisons") or []:
@@ -260,6 +318,14 @@ def markdown(doc: dict, plots: dict[str, str]) -> str:
                          f"{fmt(c.get('peer_value'))}{' ' + unit if c.get('peer_value') is not None else ''} | "
                          f"{fmt(c.get('ratio'))}{'×' if c.get('ratio') is not None else ''} | {tgt_s} | "
                          f"{fmt(c.get('met'))} |")
+    return lines
+
+
+def markdown(doc: dict, plots: dict[str, str]) -> str:
+    s = doc["suite"]
+    lines = [f"# gitkube benchmarks: {s['mode']} run, {s['started']}", "",
+             f"Machine: {machine_line(doc)}", "", f"Total {s['seconds']:.0f} s.", "",
+             "## Comparisons (measured in this run)", "", *comparisons_table(doc)]
     lines += ["", "## Status", "", "| benchmark | status | seconds |", "| --- | --- | ---: |"]
     for name, b in doc["benchmarks"].items():
         lines.append(f"| {name} | {b['status']}{': ' + b['error'].splitlines()[0][:120] if b.get('error') else ''} | "
@@ -283,6 +349,33 @@ def markdown(doc: dict, plots: dict[str, str]) -> str:
         if b.get("error"):
             lines += ["", "```", b["error"][-3000:], "```"]
     return "\n".join(lines) + "\n"
+
+
+DOCS = ROOT / "docs" / "BENCHMARKS.md"
+BEGIN, END = "<!-- bench:latest:begin (python3 -m bench --update-docs) -->", "<!-- bench:latest:end -->"
+
+
+def update_docs(results: Path, docs: Path = DOCS) -> str:
+    """Re-render the generated part of docs/BENCHMARKS.md (between the bench:latest markers) from
+    <results>/full.json: machine, date, every comparison, plot links. Returns the new section."""
+    doc = json.loads((results / "full.json").read_text())
+    s = doc["suite"]
+    rel = os.path.relpath(results, docs.parent)
+    plots = s.get("plot_files") or {}
+    section = [BEGIN, "", f"Full run of {s['started']} ({s['seconds'] / 60:.0f} min), "
+               f"`{rel}/full.json` / [`full.md`]({rel}/full.md) (every metric and note).", "",
+               f"Machine: {machine_line(doc)}", "", *comparisons_table(doc), ""]
+    for title, name in plots.items():
+        section += [f"![{title}]({rel}/{name})", ""]
+    section.append(END)
+    text = "\n".join(section)
+    old = docs.read_text() if docs.exists() else ""
+    if BEGIN in old and END in old:
+        new = old[:old.index(BEGIN)] + text + old[old.index(END) + len(END):]
+    else:
+        new = old + ("\n" if old else "") + text + "\n"
+    docs.write_text(new)
+    return text
 
 
 def print_summary(name: str, b: dict) -> None:
@@ -312,7 +405,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, help="repetitions per convergence point (default: quick 1, full 3)")
     ap.add_argument("--profile", action="store_true", help="py-spy profile of the idle agent into --out")
     ap.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    ap.add_argument("--update-docs", action="store_true",
+                    help="only re-render the numbers in docs/BENCHMARKS.md from <out>/full.json")
     args = ap.parse_args(argv)
+    if args.update_docs:
+        update_docs(Path(args.out))
+        print(f"updated {DOCS} from {Path(args.out) / 'full.json'}")
+        return 0
     if args.list:
         for b in BENCHES:
             print(f"{b.name:<13} {'docker ' if b.docker else '       '}{'full-only ' if b.full_only else '          '}{b.title}")

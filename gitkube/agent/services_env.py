@@ -52,8 +52,8 @@ def service_variables(svc: dict) -> list[tuple[str, str]]:
         if i == 0:
             out.append((f"{prefix}_PORT", url))
         port_prefix = f"{prefix}_PORT_{p.get('port')}_{proto.upper()}"
-        out += [(port_prefix, url), (f"{port_prefix}_PROTO", proto.lower()), (f"{port_prefix}_PORT", str(p.get("port"))),
-                (f"{port_prefix}_ADDR", ip)]
+        out += [(port_prefix, url), (f"{port_prefix}_PROTO", proto.lower()),
+                (f"{port_prefix}_PORT", str(p.get("port"))), (f"{port_prefix}_ADDR", ip)]
     return out
 
 

@@ -107,7 +107,8 @@ def claims(services: list[dict], cidr: ipaddress.IPv4Network,
                 proto = p.get("protocol") or "TCP"
                 if not isinstance(np_, int) or not port_range[0] <= np_ <= port_range[1]:
                     out.problem(key, "NodePortOutOfRange",
-                                f"nodePort {np_}: provided port is not in the valid range {port_range[0]}-{port_range[1]}")
+                                f"nodePort {np_}: provided port is not in the valid range "
+                                f"{port_range[0]}-{port_range[1]}")
                     continue
                 owner = port_owner.get((np_, proto))
                 if owner is not None and owner != key:
@@ -262,7 +263,7 @@ def desired_status(svc: dict, problems: list[tuple[str, str]], ingress: list[dic
         cond = {"type": CONDITION, "status": "True", "reason": "Allocated",
                 "message": "cluster IP and node ports are allocated" if has_cluster_ip(svc) else "nothing to allocate"}
     previous = next((c for c in old.get("conditions") or [] if c.get("type") == CONDITION), None)
-    same = previous is not None and previous.get("status") == cond["status"] and previous.get("reason") == cond["reason"]
+    same = previous is not None and (previous.get("status"), previous.get("reason")) == (cond["status"], cond["reason"])
     cond["lastTransitionTime"] = previous.get("lastTransitionTime") if same and previous else _rfc3339(now)
     others = [c for c in old.get("conditions") or [] if c.get("type") != CONDITION]
     status["conditions"] = others + [cond]

@@ -331,6 +331,7 @@ class Server:
         self.tcp.bind((listen, port))
         self.tcp.listen(64)
         self.stopped = threading.Event()
+        self.pidfile: tuple = ()  # (path, content)
 
     def handle(self, query: bytes, limit: int | None, client: str = "") -> bytes | None:
         try:
@@ -411,6 +412,18 @@ class Server:
             if not self.answerer.zones.refresh():
                 log("no records file left: exiting")
                 return
+            if self.pidfile and not os.path.exists(self.pidfile[0]):
+                self.write_pidfile()  # someone removed it: the helper finds this server by it
+
+    def write_pidfile(self) -> None:
+        path, text = self.pidfile
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path + ".tmp", "w") as f:
+                f.write(text)
+            os.replace(path + ".tmp", path)
+        except OSError as exc:
+            log(f"pid file {path}: {exc}")
 
     def close(self) -> None:
         self.stopped.set()
@@ -446,16 +459,15 @@ def main(argv: list | None = None) -> int:
     zones = Zones(args.records_dir)
     zones.refresh(force=True)
     try:
-        server = Server(args.listen, args.port, Answerer(zones, args.version), upstreams_from(args.upstream, args.listen))
+        upstreams = upstreams_from(args.upstream, args.listen)
+        server = Server(args.listen, args.port, Answerer(zones, args.version), upstreams)
     except OSError as exc:
         log(f"cannot listen on {args.listen}:{args.port}: {exc}")
         return 2
     signal.signal(signal.SIGTERM, lambda *_: server.stopped.set())
     if args.pidfile:
-        tmp = args.pidfile + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(f"{os.getpid()} {args.version}\n")
-        os.replace(tmp, args.pidfile)
+        server.pidfile = (args.pidfile, f"{os.getpid()} {args.version}\n")
+        server.write_pidfile()
     log(f"serving on {args.listen}:{args.port} (upstream: {','.join(server.upstreams) or 'none'})")
     try:
         server.serve()

@@ -133,11 +133,15 @@ def ensure(req: dict) -> dict:
     digest = hashlib.sha256(req["records"].encode()).hexdigest()[:16]
     domain = json.loads(req["records"]).get("domain", "cluster.local")
     pid, version = _running(pidfile, server)
-    if pid and _protocol(version) < _protocol(req["version"]):
-        _stop(pid)  # older protocol: replace it (same protocol: any build will do, so states never fight)
-        pid = 0
+    answer = _health(listen, port, req["tag"], domain)
+    if answer.startswith("ok ") and not version:
+        version = answer.split()[1]  # answering, but its pid file is gone
+    if _protocol(version) < _protocol(req["version"]) and (pid or answer):
+        if pid:
+            _stop(pid)  # older protocol: replace it (same protocol: any build will do, so states never fight)
+        pid, answer = 0, ""
     started = False
-    if not pid:
+    if not pid and not answer.startswith("ok "):
         with open(logfile, "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, server, "--listen", listen, "--port", str(port), "--records-dir", home,
@@ -146,14 +150,13 @@ def ensure(req: dict) -> dict:
                 start_new_session=True, close_fds=True)
         pid, started = proc.pid, True
     deadline = time.monotonic() + 3.0
-    answer = ""
-    while time.monotonic() < deadline:
-        answer = _health(listen, port, req["tag"], domain)
+    while True:
         if answer.startswith("ok ") and answer.endswith(" " + digest):
             return {"ok": True, "started": started, "pid": pid, "error": ""}
-        if started and proc.poll() is not None:
+        if (started and proc.poll() is not None) or time.monotonic() > deadline:
             break
         time.sleep(0.05)
+        answer = _health(listen, port, req["tag"], domain)
     tail = ""
     try:
         with open(logfile, "rb") as f:
@@ -164,6 +167,18 @@ def ensure(req: dict) -> dict:
         pass
     return {"ok": False, "started": started, "pid": pid,
             "error": f"DNS answerer on {listen}:{port} not answering (got {answer!r}); {tail}"}
+
+
+def _local_address(ip: str) -> bool:
+    """Whether `ip` belongs to this network namespace (only then is its answerer ours to stop)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind((ip, 0))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
 
 
 def stop(home: str) -> None:
@@ -186,7 +201,8 @@ def handle(req: dict) -> dict:
     if action == "stop-all":
         root = req["root"]
         for name in (os.listdir(root) if os.path.isdir(root) else []):
-            stop(os.path.join(root, name))
+            if _local_address(name):  # /run may be shared with other network namespaces
+                stop(os.path.join(root, name))
         return {"ok": True, "started": False, "pid": 0, "error": ""}
     return {"ok": False, "started": False, "pid": 0, "error": f"unknown action {action!r}"}
 

@@ -228,7 +228,8 @@ def _service_port(sp: ServicePort, host: HostView, n: Names, nat: Table, flt: Ta
             if host.pod_cidr:
                 nat.add(ext, f'-s {host.pod_cidr} -m comment --comment "pod traffic goes cluster-wide" -j {svc}')
             nat.add(ext, f'-m comment --comment "masquerade local traffic" -m addrtype --src-type LOCAL -j {mark}')
-            nat.add(ext, f'-m comment --comment "route local traffic cluster-wide" -m addrtype --src-type LOCAL -j {svc}')
+            nat.add(ext, '-m comment --comment "route local traffic cluster-wide" '
+                         f"-m addrtype --src-type LOCAL -j {svc}")
             if local:
                 svl = nat.chain(n.svl(sp))
                 nat.add(ext, f"-j {svl}")

@@ -56,6 +56,7 @@ class ServiceProxy:
         self.port_range = port_range
         self.tag = rules.cluster_tag(store.cluster_id())
         self.prefix = rules.owner_prefix(self.tag)
+        self.route_metric = routes.route_metric(self.tag)
         self._lock = threading.Lock()
         self._desired: Desired | None = None
         self._groups: dict[str, list] = {}  # host key -> ready NodeHandles (sorted by name)
@@ -106,17 +107,6 @@ class ServiceProxy:
         for w in workers:
             w.stop()
 
-    def idle(self, timeout: float = 10.0) -> bool:
-        """Wait until every worker has applied the latest desired state (tests, benchmarks)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                desired, workers = self._desired, list(self._workers.values())
-            if all(w.applied is desired for w in workers):
-                return True
-            time.sleep(0.02)
-        return False
-
     # --- shared with the workers ------------------------------------------------------------
     def state(self, key: str) -> tuple[Desired | None, list, list[topology.HostFacts]]:
         with self._lock:
@@ -141,23 +131,25 @@ class _HostWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"proxy-{key[:12]}", daemon=True)
-        self.applied: Desired | None = None
         self._rules_text = ""
         self._rules_digest = ""
         self._routes: dict[str, str] | None = None
-        self._records = ""
         self._localnet = False
         self._checked = 0.0
         self._reported: set[str] = set()
+        self._topology_problems: set[str] = set()
         self._toward: dict[str, str] = {}
         self._addresses: dict[str, str | None] = {}
+        self._dns = _DnsKeeper(self)  # its own thread: a slow answerer never delays the rules
 
     def start(self) -> None:
         self._thread.start()
+        self._dns.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        self._dns.stop()
 
     def poke(self) -> None:
         self._wake.set()
@@ -191,10 +183,16 @@ class _HostWorker:
         self.proxy.publish(self.key, mine)
         _, _, known = self.proxy.state(self.key)
         plan = topology.plan(known + ([] if any(f.key == self.key for f in known) else [mine]))[self.key]
-        problems = list(plan.problems)
+        problems = []
+        if full:  # hosts learn about each other over a few rounds: report only what lasts
+            problems += [p for p in plan.problems if p in self._topology_problems]
+            self._topology_problems = set(plan.problems)
         if plan.routes != self._routes or full:
-            problems += routes.sync(conn, plan.routes)
-            self._routes = dict(plan.routes)
+            try:
+                problems += routes.sync(conn, plan.routes, self.proxy.route_metric)
+                self._routes = dict(plan.routes)
+            except Exception as exc:  # the rules matter more: report, go on
+                problems.append(f"routes: {exc}")
         prefix = self.proxy.prefix
         ruleset = rules.render(list(desired.ports), plan.view, self.proxy.tag)
         text = ruleset.text()
@@ -209,25 +207,15 @@ class _HostWorker:
             if rc != 0:
                 problems.append(f"route_localnet: {err.decode(errors='replace').strip()}")
             self._localnet = rc == 0
-        recs = desired.records_for(nodes)
-        if bridge is not None and (recs != self._records or full):
-            try:
-                dnsnode.ensure(conn, _python(conn), bridge.gateway, self.proxy.tag, recs)
-                self._records = recs
-                for n in nodes:
-                    facts.set_dns_state(n.url, None)
-            except Exception as exc:
-                self._records = ""
-                for n in nodes:
-                    facts.set_dns_state(n.url, str(exc))
-                problems.append(f"cluster DNS: {exc}")
+        if bridge is not None:
+            self._dns.want(conn, nodes, bridge.gateway, desired.records_for(nodes), full)
         if full:
             self._checked = time.monotonic()
-        self.applied = desired
         for p in problems:
             self._report(p)
 
-    def _facts(self, node, nodes: list, bridge, known: list[topology.HostFacts], conn, full: bool) -> topology.HostFacts:
+    def _facts(self, node, nodes: list, bridge, known: list[topology.HostFacts], conn,
+               full: bool) -> topology.HostFacts:
         address = self._resolve(node.address)
         toward: dict[str, str] = {}
         if address is None or ipaddress.ip_address(address).is_loopback:
@@ -265,6 +253,59 @@ class _HostWorker:
                 self.proxy.store.record_event(obj, "ServiceProxyProblem", message[:1000], "Warning")
         except Exception as exc:
             log.debug("event not recorded: %s", exc)
+
+
+class _DnsKeeper:
+    """Keeps one host's DNS answerer serving the latest records (newest request wins)."""
+
+    def __init__(self, worker: _HostWorker):
+        self.worker = worker
+        self._lock = threading.Lock()
+        self._wanted: tuple | None = None  # (conn, nodes, gateway, records)
+        self._done = ""
+        self._force = False
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"dns-{worker.key[:12]}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def want(self, conn, nodes: list, gateway: str, records_text: str, full: bool) -> None:
+        with self._lock:
+            self._wanted = (conn, nodes, gateway, records_text)
+            self._force |= full
+            changed = records_text != self._done
+        if changed or full:
+            self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            with self._lock:
+                wanted, force, self._force = self._wanted, self._force, False
+            if self._stop.is_set() or wanted is None:
+                continue
+            conn, nodes, gateway, text = wanted
+            if text == self._done and not force:
+                continue
+            try:
+                dnsnode.ensure(conn, _python(conn), gateway, self.worker.proxy.tag, text)
+                self._done = text
+                for n in nodes:
+                    facts.set_dns_state(n.url, None)
+            except Exception as exc:
+                self._done = ""
+                for n in nodes:
+                    facts.set_dns_state(n.url, str(exc))
+                self.worker._report(f"cluster DNS: {exc}")
+                self._stop.wait(1.0)
+                self._wake.set()  # retry soon
 
 
 def _python(conn) -> str:

@@ -13,19 +13,20 @@ from gitkube.proxy.rules import PREFIX, cluster_tag, owner_prefix
 
 def teardown(node: Runner, cluster_id: str | None = None, python: str = "python3", listen: str | None = None,
              all_routes: bool = False) -> None:
-    """With `cluster_id`: that cluster's chains, and its records on the answerer at `listen`.
-    Without: everything of every cluster (chains, answerers). `all_routes` also deletes every
-    gitkube route (routes are shared by all clusters on the host)."""
+    """With `cluster_id`: that cluster's chains and routes, and its records on the answerer at
+    `listen`. Without: everything of every cluster (chains, answerers). `all_routes` also deletes
+    every gitkube route of every cluster."""
     if cluster_id is not None:
         tag = cluster_tag(cluster_id)
         iptables.remove_all(node, owner_prefix(tag))
+        routes.sync(node, {}, routes.route_metric(tag))
         if listen:
             dnsnode.forget(node, python, listen, tag)
     else:
         iptables.remove_all(node, PREFIX)
         dnsnode.stop_all(node, python)
     if all_routes:
-        routes.sync(node, {})
+        routes.remove_all(node)
 
 
 class LocalRunner:

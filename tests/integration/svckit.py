@@ -32,7 +32,8 @@ spec:
       - name: web
         image: {IMAGE}
         imagePullPolicy: Never
-        command: ["sh", "-c", "mkdir -p /w; hostname > /w/index.html; touch /w/ready; trap 'exit 0' TERM; httpd -f -p 8080 -h /w & wait"]
+        command: ["sh", "-c", "mkdir -p /w; hostname > /w/index.html; touch /w/ready;
+                  trap 'exit 0' TERM; httpd -f -p 8080 -h /w & wait"]
         ports:
         - name: http
           containerPort: 8080
@@ -144,6 +145,20 @@ def spread(host: str, port: int, n: int = 60) -> collections.Counter:
         except OSError as exc:
             out[f"error: {exc}"] += 1
     return out
+
+
+def wait_serving(host: str, port: int, names, timeout: float = 15) -> set[str]:
+    """Until requests through host:port have reached every pod in `names` (the rules follow the
+    Endpoints object a moment later); returns who answered."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not set(names) <= seen:
+        try:
+            seen.add(fetch(host, port, 1.0))
+        except OSError:
+            time.sleep(0.05)
+    assert set(names) <= seen, f"only {sorted(seen)} answered on {host}:{port}, want {sorted(names)}"
+    return seen
 
 
 def in_pod(cluster, pod: str, script: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
 from svckit import (bridge_gateway, chains_of, cluster_ip, endpoint_ips, fetch, get, in_pod, iptables_save, kubia,
-                    node_port, ready_pods, spread, teardown_local, wait_endpoints, wait_ready)
+                    node_port, ready_pods, spread, teardown_local, wait_endpoints, wait_ready, wait_serving)
 
 from clusterkit import IMAGE
 
@@ -49,6 +48,7 @@ def test_node_port_balance_affinity_readiness_and_scale(svc_cluster):
 
     # 60 requests to 127.0.0.1:nodePort reach all three pods, roughly evenly
     np_ = node_port(c, "kubia-http")
+    wait_serving("127.0.0.1", np_, pods)
     counts = spread("127.0.0.1", np_, 60)
     assert set(counts) == set(pods), counts
     assert all(n >= 8 for n in counts.values()), counts
@@ -66,13 +66,13 @@ def test_node_port_balance_affinity_readiness_and_scale(svc_cluster):
     in_pod(c, victim, "rm /w/ready")
     wait_endpoints(c, "kubia-http", ips - {victim_ip})
     assert victim_ip in endpoint_ips(c, "kubia-http", "notReadyAddresses")
-    time.sleep(0.5)  # the rules follow the Endpoints object
+    c.wait(lambda: victim not in spread("127.0.0.1", np_, 10), timeout=10, interval=0.1,
+           what="the rules to follow the Endpoints")
     during = spread("127.0.0.1", np_, 40)
     assert victim not in during and len(during) == 2, during
     in_pod(c, victim, "touch /w/ready")
     wait_endpoints(c, "kubia-http", ips)
-    time.sleep(0.5)
-    assert victim in spread("127.0.0.1", np_, 40)
+    wait_serving("127.0.0.1", np_, [victim])
 
     # scaling to 5 adds the new pods' endpoints within 2 s of them turning ready
     c.run("scale", "rs", "kubia", "--replicas=5")
@@ -89,8 +89,7 @@ def test_node_port_balance_affinity_readiness_and_scale(svc_cluster):
     assert len(seen_endpoint) == 5, (seen_ready, seen_endpoint)
     lags = {ip: seen_endpoint[ip] - seen_ready.get(ip, seen_endpoint[ip]) for ip in seen_endpoint if ip not in ips}
     assert len(lags) == 2 and all(lag <= 2.0 for lag in lags.values()), lags
-    time.sleep(0.5)
-    assert len(spread("127.0.0.1", np_, 80)) == 5
+    assert len(wait_serving("127.0.0.1", np_, ready_pods(c))) == 5
 
 
 def test_inside_a_pod_names_env_vars_and_headless_lookups(svc_cluster):
@@ -261,7 +260,8 @@ spec:
         c.start_agent()
         c.wait(lambda: ready_pods(c, "").get("client"), what="client pod")
         np_ = c.wait(lambda: (get(c, "Service", "outside") or {})["spec"]["ports"][0].get("nodePort"), what="nodePort")
-        assert c.wait(lambda: _try(lambda: fetch("127.0.0.1", np_)), timeout=20, what="node port to outside") == "outside"
+        got = c.wait(lambda: _try(lambda: fetch("127.0.0.1", np_)), timeout=20, what="node port to outside")
+        assert got == "outside"
         assert in_pod(c, "client", "timeout 5 wget -qO- http://outside").stdout.strip() == "outside"
         ep = get(c, "Endpoints", "outside")
         assert ep["subsets"][0]["addresses"] == [{"ip": web_ip}]  # the controller never touched it
@@ -334,6 +334,16 @@ spec:
   selector: {app: none}
   ports:
   - port: 80
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: lb
+spec:
+  type: LoadBalancer
+  selector: {app: none}
+  ports:
+  - port: 80
 """
     c.apply(manifest)
     c.start_agent()
@@ -342,6 +352,13 @@ spec:
     cond = get(c, "Service", "outside-cidr")["status"]["conditions"][-1]
     assert (cond["status"], cond["reason"]) == ("False", "ClusterIPNotInRange")
     assert "ClusterIPNotInRange" in c.run("describe", "svc", "outside-cidr").stdout
+    # a LoadBalancer gets a node port and the nodes' addresses as its ingress
+    lb = c.wait(lambda: (get(c, "Service", "lb") or {}).get("status", {}).get("loadBalancer", {}).get("ingress") and
+                get(c, "Service", "lb"), what="load balancer ingress")
+    assert lb["status"]["loadBalancer"]["ingress"] == [{"ip": "127.0.0.1"}]
+    row = next(line.split() for line in c.run("get", "svc").stdout.splitlines() if line.startswith("lb "))
+    assert row[1:5] == ["LoadBalancer", lb["spec"]["clusterIP"], "127.0.0.1",
+                        f"80:{lb['spec']['ports'][0]['nodePort']}/TCP"], row
     # a VIP without endpoints is rejected at once, not left to time out
     c.wait(lambda: "10.96.123.45" in iptables_save(), what="rules for the fixed IP")
     start = time.monotonic()

@@ -9,8 +9,8 @@ import collections
 import json
 
 import pytest
-from svckit import (bridge_gateway, chains_of, cluster_ip, endpoint_ips, in_pod, kubia, node_port, ready_pods,
-                    spread, teardown_local, wait_endpoints, wait_ready)
+from svckit import (bridge_gateway, chains_of, cluster_ip, in_pod, kubia, node_port, spread, teardown_local,
+                    wait_endpoints, wait_ready, wait_serving)
 
 pytestmark = pytest.mark.multihost
 
@@ -140,6 +140,7 @@ def test_services_across_two_hosts(cluster, hosts):
 
     # externalTrafficPolicy Local: only the pods on the host that was addressed
     local_np = node_port(cluster, "kubia-local")
+    wait_serving(h1.ip, local_np, placed["h1"])
     assert set(spread(h1.ip, local_np, 30)) == placed["h1"]
     assert set(spread(h2.ip, local_np, 30)) == placed["h2"]
 
@@ -211,10 +212,8 @@ def test_the_local_engine_mixed_with_a_netns_host(cluster, hosts, docker_engine)
         cid = cluster.cluster_id()
         for ctr in docker_engine.api.containers(all=True, filters={"label": f"gitkube.io/cluster={cid}"}):
             docker_engine.api.remove_container(ctr["Id"], force=True, v=True)
-        from gitkube.proxy.routes import sync as sync_routes
         from gitkube.proxy.teardown import LocalRunner
 
-        teardown_local(cid, gateway)
-        sync_routes(LocalRunner(), {})
+        teardown_local(cid, gateway)  # this cluster's chains, routes and DNS records on this machine
         assert chains_of(cid, LocalRunner().run(["iptables-save"])[1].decode()) == []
-    assert endpoint_ips is not None and ready_pods is not None
+        assert "proto 147" not in LocalRunner().run(["ip", "route"])[1].decode()

@@ -54,7 +54,8 @@ def test_records_of_every_kind_of_service():
     assert r["a"]["172-17-0-3.kubia-headless.default.svc.cluster.local"] == ["172.17.0.3"]
     assert r["cname"] == {"ext.default.svc.cluster.local": "kubia-http.default.svc.cluster.local",
                           "away.default.svc.cluster.local": "example.com"}
-    assert r["srv"]["_http._tcp.kubia-http.default.svc.cluster.local"] == [[0, 100, 80, "kubia-http.default.svc.cluster.local"]]
+    assert r["srv"]["_http._tcp.kubia-http.default.svc.cluster.local"] == [
+        [0, 100, 80, "kubia-http.default.svc.cluster.local"]]
     assert [x[3] for x in r["srv"]["_http._tcp.kubia-headless.default.svc.cluster.local"]] == [
         "172-17-0-3.kubia-headless.default.svc.cluster.local", "web-0.kubia-headless.default.svc.cluster.local"]
     assert r["ptr"]["20.0.96.10.in-addr.arpa"] == "kubia-http.default.svc.cluster.local"
@@ -227,4 +228,5 @@ def test_the_helper_starts_the_answerer_once_and_follows_record_changes(tmp_path
         assert parse_answers(s.recvfrom(512)[0])[2][0][2] == "10.96.0.21"
     finally:
         dnsnode._call(Local(), sys.executable, {"action": "stop-all", "root": str(tmp_path)}, 20)
-    assert not os.path.exists(f"/proc/{first['pid']}") or b"gkdns" not in open(f"/proc/{first['pid']}/cmdline", "rb").read()
+    proc = f"/proc/{first['pid']}"
+    assert not os.path.exists(proc) or b"gkdns" not in open(f"{proc}/cmdline", "rb").read()

@@ -147,7 +147,8 @@ def test_addresses_are_sorted_numerically_and_the_output_is_stable():
 
 
 def test_more_than_max_capacity_addresses_are_truncated_ready_first():
-    pods = [pod(f"p{i}", f"10.{i // 65536}.{i // 256 % 256}.{i % 256}", ready=i % 2 == 0) for i in range(MAX_CAPACITY + 10)]
+    pods = [pod(f"p{i}", f"10.{i // 65536}.{i // 256 % 256}.{i % 256}", ready=i % 2 == 0)
+            for i in range(MAX_CAPACITY + 10)]
     ep = desired_endpoints(svc(), pods)
     assert len(ips(ep)) + len(ips(ep, "notReadyAddresses")) == MAX_CAPACITY
     assert len(ips(ep)) == (MAX_CAPACITY + 10 + 1) // 2

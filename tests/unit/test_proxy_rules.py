@@ -22,7 +22,8 @@ CIDR = ipaddress.ip_network("10.96.0.0/16")
 def port(name="web", backends=3, node_port=None, affinity=None, local=False, protocol="tcp", cluster_ip="10.96.0.20",
          nodes=("n1",), external=()):
     bs = tuple(Backend(f"172.17.0.{i + 2}", 8080, nodes[i % len(nodes)]) for i in range(backends))
-    return ServicePort("default", name, "http", protocol, 80, cluster_ip, node_port, tuple(external), affinity, local, bs)
+    return ServicePort("default", name, "http", protocol, 80, cluster_ip, node_port, tuple(external), affinity, local,
+                       bs)
 
 
 HOST = HostView(nodes=frozenset({"n1"}), pod_cidr="172.17.0.0/16", reachable=frozenset({"n1"}),
@@ -132,8 +133,8 @@ def test_a_cluster_ip_jumps_to_the_service_chain_which_masquerades_non_pod_sourc
     sp = port()
     rs = render([sp], HOST, TAG)
     n = Names(TAG)
-    assert any(r.startswith(f"-A {P}SERVICES -d 10.96.0.20/32 -p tcp -m tcp --dport 80") and r.endswith(f"-j {n.svc(sp)}")
-               for r in nat(rs))
+    assert any(r.startswith(f"-A {P}SERVICES -d 10.96.0.20/32 -p tcp -m tcp --dport 80")
+               and r.endswith(f"-j {n.svc(sp)}") for r in nat(rs))
     assert in_chain(rs, f"{P}NONPOD") == [f"-A {P}NONPOD -s 172.17.0.0/16 -j RETURN", f"-A {P}NONPOD -j {P}MARK-MASQ"]
     sep = n.sep(sp, sp.backends[0])
     assert in_chain(rs, sep)[0].startswith(f"-A {sep} -s 172.17.0.2/32")  # hairpin
@@ -240,13 +241,15 @@ def test_nothing_at_all_when_there_are_no_services_and_no_peers():
 def test_jumps_from_the_builtin_chains():
     rs = render([port(node_port=30080)], HOST, TAG)
     assert {(j.table, j.chain, j.target) for j in rs.jumps} == {
-        ("nat", "PREROUTING", f"{P}SERVICES"), ("nat", "OUTPUT", f"{P}SERVICES"), ("nat", "POSTROUTING", f"{P}POSTROUTING"),
-        ("filter", "INPUT", f"{P}SERVICES"), ("filter", "FORWARD", f"{P}SERVICES"), ("filter", "OUTPUT", f"{P}SERVICES"),
+        ("nat", "PREROUTING", f"{P}SERVICES"), ("nat", "OUTPUT", f"{P}SERVICES"),
+        ("nat", "POSTROUTING", f"{P}POSTROUTING"), ("filter", "INPUT", f"{P}SERVICES"),
+        ("filter", "FORWARD", f"{P}SERVICES"), ("filter", "OUTPUT", f"{P}SERVICES"),
         ("filter", "FORWARD", f"{P}FORWARD"), ("filter", "INPUT", f"{P}FIREWALL")}
 
 
 def test_names_from_manifests_cannot_break_out_of_a_comment():
-    sp = ServicePort("default", 'x" -j ACCEPT #', "p", "tcp", 80, "10.96.0.9", backends=(Backend("172.17.0.2", 80, "n1"),))
+    sp = ServicePort("default", 'x" -j ACCEPT #', "p", "tcp", 80, "10.96.0.9",
+                     backends=(Backend("172.17.0.2", 80, "n1"),))
     text = render([sp], HOST, TAG).text()
     assert '"x -j ACCEPT' not in text and all(line.count('"') % 2 == 0 for line in text.splitlines())
 
@@ -312,8 +315,8 @@ def test_restore_input_for_nothing_removes_jumps_then_chains():
 
 
 def test_duplicate_jumps_are_removed():
-    doubled = SAVED.replace("-A FORWARD -j DOCKER-USER",
-                            f'-A FORWARD -m comment --comment "gitkube forwarding rules" -j {P}FORWARD\n-A FORWARD -j DOCKER-USER')
+    jump = f'-A FORWARD -m comment --comment "gitkube forwarding rules" -j {P}FORWARD'
+    doubled = SAVED.replace("-A FORWARD -j DOCKER-USER", f"{jump}\n-A FORWARD -j DOCKER-USER")
     rs = render([], HostView(frozenset({"n1"}), "172.17.0.0/16", (Peer("172.31.2.0/24", "10.123.0.12"),),
                              frozenset({"n1"}), ()), TAG)
     text = iptables.restore_input(rs, iptables.parse_save(doubled, P))
@@ -424,13 +427,16 @@ def test_nodes_on_one_engine_are_one_host():
     assert plans["e1"].view.nodes == frozenset({"local", "remote"}) and not plans["e1"].problems
 
 
-def test_route_changes_touch_only_gitkubes_routes():
-    current = [{"dst": "172.31.2.0/24", "gateway": "10.123.0.99", "protocol": "147"},
-               {"dst": "172.31.9.0/24", "gateway": "10.123.0.19", "protocol": "147"},
+def test_route_changes_touch_only_this_clusters_routes():
+    m = routes.route_metric(TAG)
+    assert 1024 <= m < 1024 + 32768 and m != routes.route_metric("OTHER")
+    current = [{"dst": "172.31.2.0/24", "gateway": "10.123.0.99", "protocol": "147", "metric": m},
+               {"dst": "172.31.9.0/24", "gateway": "10.123.0.19", "protocol": "147", "metric": m},
+               {"dst": "172.31.8.0/24", "gateway": "10.123.0.18", "protocol": "147", "metric": m + 1},
                {"dst": "172.31.3.0/24", "gateway": "10.1.1.1", "protocol": "static"},
                {"dst": "default", "gateway": "10.123.0.1"}]
     add, delete, problems = routes.plan_changes(
-        {"172.31.2.0/24": "10.123.0.12", "172.31.3.0/24": "10.123.0.13", "172.31.4.0/24": "10.123.0.14"}, current)
+        {"172.31.2.0/24": "10.123.0.12", "172.31.3.0/24": "10.123.0.13", "172.31.4.0/24": "10.123.0.14"}, current, m)
     assert add == [("172.31.2.0/24", "10.123.0.12"), ("172.31.4.0/24", "10.123.0.14")]
     assert delete == ["172.31.9.0/24"]
     assert problems and "172.31.3.0/24" in problems[0]
