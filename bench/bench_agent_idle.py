@@ -33,8 +33,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_converge import agent_settled  # noqa: E402
-from bench.harness import (GkCluster, docker_api, dockerd_pid, ensure_images, foreign_running,  # noqa: E402
-                           install_cleanup, log, median, proc_cpu_seconds, r3, replicaset_yaml, workdir)
+from bench.harness import (EventRecorder, GkCluster, docker_api, dockerd_pid, ensure_images,  # noqa: E402
+                           foreign_running, install_cleanup, log, median, proc_cpu_seconds, r3, replicaset_yaml,
+                           workdir)
 
 CPU_TARGET_PCT = 5.0
 PASS_TARGET_S = 0.5
@@ -105,6 +106,52 @@ def count_requests(counter: Counter):
         yield
     finally:
         NodeAdapter.send = orig
+
+
+def idle_in_process(state: str, seconds: float) -> dict:
+    """An Agent in this process, left alone for `seconds` after its first pass: how many passes it
+    ran, what woke it, and the CPU this process used meanwhile (nothing else runs here then)."""
+    import resource
+    import threading
+
+    import gitkube.agent.loop as loop
+    from gitkube.store import open_store
+
+    store = open_store(state)
+    agent = loop.Agent(store, workers=8)
+    steps: list[float] = []
+    orig_step = agent.step
+
+    def step() -> float:
+        t0 = time.perf_counter()
+        try:
+            return orig_step()
+        finally:
+            steps.append(time.perf_counter() - t0)
+
+    agent.step = step  # type: ignore[method-assign]
+    thread = threading.Thread(target=agent.run, kwargs={"timeout": seconds + 30}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not steps and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # the first pass (inspects every container) and what it queued
+    n0, t0 = len(steps), time.monotonic()
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
+    time.sleep(seconds)
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    wall = time.monotonic() - t0
+    passes = steps[n0:]
+    agent.stop()
+    thread.join(30)
+    # Agent.close() does not wait for its store-watch thread, which polls the store for up to 1 s
+    # more: closing the store under it makes it die with "Cannot operate on a closed database"
+    for t in threading.enumerate():
+        if t.name == "store-watch":
+            t.join(5)
+    store.close()
+    cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+    return {"passes": len(passes), "pass_s_total": sum(passes), "cpu_pct": cpu / wall * 100, "wall_s": wall}
 
 
 def time_passes(state: str, warm_passes: int) -> dict:
@@ -181,7 +228,14 @@ def run(quick: bool = False, pods: int = 200, window: float | None = None, profi
             spy = subprocess.Popen(["py-spy", "record", "-p", str(p.pid), "-d", str(int(window)), "-r", "100",
                                     "--threads", "-f", "speedscope", "-o", f"{profile_dir}/agent_idle.speedscope.json"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        cpu_pct, dockerd_pct = cpu_window(p.pid, window)
+        others = EventRecorder("gitkube.io/managed-by=gitkube")  # what wakes the agent's event watcher
+        t_win = time.time()
+        try:
+            cpu_pct, dockerd_pct = cpu_window(p.pid, window)
+        finally:
+            others.close()
+        foreign = [e for e in others.events if e[0] >= t_win and e[3].get("gitkube.io/cluster") != c.id]
+        wakers = [e for e in foreign if e[1] in ("die", "start", "destroy", "oom", "kill", "create")]
         if spy is not None:
             spy.wait(window + 30)
             notes.append(f"py-spy profile of the idle window: {profile_dir}/agent_idle.speedscope.json "
@@ -191,6 +245,11 @@ def run(quick: bool = False, pods: int = 200, window: float | None = None, profi
         if not alive:
             raise RuntimeError(f"the agent died during the idle window:\n{c.agent_log_tail()}")
         log(f"agent_idle: agent CPU {cpu_pct:.2f} % of a core over {window:g} s (dockerd {dockerd_pct or 0:.1f} %)")
+        inproc = None
+        if not quick:
+            inproc = idle_in_process(c.state, window)
+            log(f"agent_idle: in-process agent: {inproc['passes']} passes in {inproc['wall_s']:.0f} s, "
+                f"{inproc['cpu_pct']:.2f} % of a core")
         passes = time_passes(c.state, 3 if quick else 10)
         log(f"agent_idle: first pass {passes['first_pass_s']:.3f} s, warm pass median "
             f"{median(passes['warm_passes_s']):.3f} s")
@@ -204,6 +263,11 @@ def run(quick: bool = False, pods: int = 200, window: float | None = None, profi
         "warm_pass_median_s": r3(median(warm)), "warm_pass_max_s": r3(max(warm)), "warm_passes": len(warm),
         "warm_pass_docker_requests": round(sum(passes["warm_pass_requests"].values()), 1),
     }
+    metrics["foreign_gitkube_events_in_window"] = len(wakers)
+    if inproc is not None:
+        metrics.update({"in_process_idle_passes": inproc["passes"], "in_process_idle_window_s": round(inproc["wall_s"], 1),
+                        "in_process_idle_cpu_pct": round(inproc["cpu_pct"], 2),
+                        "in_process_idle_pass_time_s": round(inproc["pass_s_total"], 3)})
     for k, v in sorted(passes["phases_s"].items(), key=lambda kv: -kv[1]):
         metrics[f"warm_pass_phase_s.{k}"] = round(v, 4)
     comparisons = [
@@ -215,6 +279,10 @@ def run(quick: bool = False, pods: int = 200, window: float | None = None, profi
          "met": median(warm) < PASS_TARGET_S, "note": f"first pass after start: {passes['first_pass_s']:.3f} s"},
     ]
     notes.append(f"Docker requests per warm pass: {dict(passes['warm_pass_requests'])}")
+    if wakers:
+        notes.append(f"{len(wakers)} Docker events of other gitkube clusters' containers (other test runs on this "
+                     f"engine) during the window: the agent's event watcher filters on gitkube.io/managed-by only, "
+                     f"so each of them wakes a full pass of this agent")
     notes.append("warm-pass profile (cProfile, self time):\n" + "\n".join("    " + s for s in passes["profile_top"]))
     if noise:
         notes.append(f"{noise} running containers of other parties on the engine at the start (noise)")

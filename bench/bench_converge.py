@@ -183,8 +183,11 @@ def _rotate(items: list, k: int) -> list:
 
 def run(quick: bool = False, sizes: list[int] | None = None, reps: int | None = None,
         scale_sizes: list[int] | None = None, peers: tuple[str, ...] = ("sdk", "swarm", "compose")) -> dict:
+    """Quick mode (to stay under 3 minutes with the rest): sizes 10 and 50, one repetition, swarm and
+    compose and every scale-down only at the largest size."""
     sizes = sizes or ([10, 50] if quick else [10, 50, 100])
     reps = reps or (1 if quick else 3)
+    full_sizes = sizes if not quick else [max(sizes)]  # where the references and scale-downs run
     scale_sizes = [] if quick and scale_sizes is None else (scale_sizes if scale_sizes is not None else [100])
     api = docker_api()
     images = ensure_images(api)
@@ -223,6 +226,48 @@ def run(quick: bool = False, sizes: list[int] | None = None, reps: int | None = 
     swarm = Swarm(api, images[IMAGE]) if "swarm" in systems else None
     noise = []
     t_start = time.monotonic()
+
+    def point(system: str, n: int) -> None:
+        if system in ("swarm", "compose") and n not in full_sizes:
+            return
+        down = n in full_sizes
+        if system == "gitkube":
+            u = gk.up(n)
+            add("up", "gitkube", n, u)
+            extra.setdefault("gitkube_containers_started_s", {}).setdefault(n, []).append(u["containers_started_s"])
+            extra.setdefault("gitkube_first_create_s", {}).setdefault(n, []).append(u["first_create_s"])
+            d = None
+            if down:
+                d = gk.down()
+                add("down", "gitkube", n, d)
+            if n in scale_sizes and down:
+                s = gk.scale_up(n)
+                add("scale_up", "gitkube", n, s)
+                d = gk.down()
+                add("scale_down", "gitkube", n, d)
+            gk.cleanup()
+            log(f"converge gitkube n={n}: up {u['seconds']:.2f}s (containers {u['containers_started_s']:.2f}s)"
+                + (f" down {d['seconds']:.2f}s" if d else ""))
+            return
+        if system == "sdk":
+            u = sdk.up(n)
+            if not down:
+                sdk.cleanup()
+                add("up", system, n, u)
+                log(f"converge sdk n={n}: up {u['seconds']:.2f}s")
+                return
+            d = sdk.down()
+        elif system == "swarm":
+            assert swarm is not None
+            u, d = swarm.up(n), swarm.down()
+        else:
+            assert compose is not None
+            u, d = compose.up(n), compose.down()
+        add("up", system, n, u)
+        add("down", system, n, d)
+        log(f"converge {system} n={n}: up {u['seconds']:.2f}s down {d['seconds']:.2f}s")
+
+    errors: list[str] = []
     try:
         if swarm is not None:
             swarm.__enter__()  # one single-node swarm for the whole run; left in `finally`
@@ -231,39 +276,19 @@ def run(quick: bool = False, sizes: list[int] | None = None, reps: int | None = 
             for n in sizes:
                 for system in _rotate(systems, rep + sizes.index(n)):
                     noise.append(foreign_running(api))
-                    if system == "gitkube":
-                        u = gk.up(n)
-                        add("up", "gitkube", n, u)
-                        extra.setdefault("gitkube_containers_started_s", {}).setdefault(n, []).append(
-                            u["containers_started_s"])
-                        extra.setdefault("gitkube_first_create_s", {}).setdefault(n, []).append(u["first_create_s"])
-                        d = gk.down()
-                        add("down", "gitkube", n, d)
-                        if n in scale_sizes:
-                            s = gk.scale_up(n)
-                            add("scale_up", "gitkube", n, s)
-                            d = gk.down()
-                            add("scale_down", "gitkube", n, d)
-                        gk.cleanup()
-                        log(f"converge gitkube n={n}: up {u['seconds']:.2f}s (containers {u['containers_started_s']:.2f}s)"
-                            f" down {d['seconds']:.2f}s")
-                    elif system == "sdk":
-                        u, d = sdk.up(n), sdk.down()
-                        add("up", "sdk", n, u)
-                        add("down", "sdk", n, d)
-                        log(f"converge sdk n={n}: up {u['seconds']:.2f}s down {d['seconds']:.2f}s")
-                    elif system == "swarm":
-                        assert swarm is not None
-                        u, d = swarm.up(n), swarm.down()
-                        add("up", "swarm", n, u)
-                        add("down", "swarm", n, d)
-                        log(f"converge swarm n={n}: up {u['seconds']:.2f}s down {d['seconds']:.2f}s")
-                    elif system == "compose":
-                        assert compose is not None
-                        u, d = compose.up(n), compose.down()
-                        add("up", "compose", n, u)
-                        add("down", "compose", n, d)
-                        log(f"converge compose n={n}: up {u['seconds']:.2f}s down {d['seconds']:.2f}s")
+                    try:
+                        point(system, n)
+                    except (KeyboardInterrupt, SystemExit):
+                        raise
+                    except Exception as e:  # noqa: BLE001 -- one bad point must not lose the others
+                        errors.append(f"{system} n={n} rep {rep + 1}: {type(e).__name__}: {str(e).splitlines()[0]}")
+                        log(f"converge {errors[-1]}")
+                        for cleanup in (gk.cleanup, sdk.cleanup, *((compose.reset,) if compose else ()),
+                                        *((swarm.reset,) if swarm else ())):
+                            try:
+                                cleanup()
+                            except Exception as e2:  # noqa: BLE001
+                                log(f"converge cleanup after a failed point: {e2}")
     finally:
         gk.cleanup()
         sdk.cleanup()
@@ -271,7 +296,12 @@ def run(quick: bool = False, sizes: list[int] | None = None, reps: int | None = 
             compose.cleanup()
         if swarm is not None:
             swarm.leave()
-    return summarize(samples, extra, sizes, scale_sizes, reps, notes, noise, time.monotonic() - t_start)
+    out = summarize(samples, extra, sizes, scale_sizes, reps, notes, noise, time.monotonic() - t_start)
+    if errors:
+        out["status"] = "partial"
+        out["notes"] = [f"{len(errors)} point(s) failed and are missing from the medians: " + "; ".join(errors)] \
+            + out["notes"]
+    return out
 
 
 def summarize(samples: dict, extra: dict, sizes: list[int], scale_sizes: list[int], reps: int, notes: list[str],
@@ -306,6 +336,8 @@ def summarize(samples: dict, extra: dict, sizes: list[int], scale_sizes: list[in
                 comparisons.append(_cmp(label.format(n=n), ours, "sdk", theirs, 1.3 if n == 100 else None, ""))
     notes = list(notes)
     notes.append(f"{reps} repetition(s) per point, median shown; systems run interleaved, order rotated")
+    if any(n not in med.get("down", {}).get("gitkube", {}) for n in sizes):
+        notes.append("quick mode: swarm, compose and the scale-downs only at the largest size")
     if noise and max(noise) > 0:
         notes.append(f"other parties' running containers on the shared engine during the run: "
                      f"{min(noise)}–{max(noise)} (noise)")
@@ -409,6 +441,89 @@ def run_ssh(quick: bool = False, sizes: list[int] | None = None, reps: int | Non
             "series": {"ssh_up": _series(med.get("up", {}))}, "seconds": round(time.monotonic() - t_start, 1)}
 
 
+# --- diagnosis: where the agent's overhead comes from --------------------------------------------
+
+def diagnose(n: int = 50, variants: tuple[str, ...] = ("baseline", "no-self-events", "debounce"), reps: int = 1
+             ) -> list[dict]:
+    """Cold start of `n` pods with the agent in this process (what `apply --wait` runs), counting
+    passes, Docker requests (at gitkube's HTTP adapter) and this process's CPU. Variants change the
+    agent's wake-ups by patching it in this process only (gitkube itself is not modified):
+
+    * baseline       -- as shipped;
+    * no-self-events -- the Docker event watcher wakes the loop only for die/destroy/oom, not for the
+                        create/start events of gitkube's own actions (their completion wakes it anyway);
+    * debounce       -- at least 150 ms between the start of one pass and the next.
+
+    Wall times are as noisy as the machine; passes, requests and CPU are not."""
+    import resource
+    import threading
+    from collections import Counter
+
+    import gitkube.agent.loop as loop
+    from bench.bench_agent_idle import count_requests
+    from gitkube.agent.wait import wait_for
+    from gitkube.runtime.labels import MANAGED_BY, MANAGED_BY_VALUE
+    from gitkube.store.base import ObjectKey
+
+    api = docker_api()
+    ensure_images(api)
+    work = workdir()
+    orig_step, orig_events = loop.Agent.step, loop.Agent._events
+    rows = []
+    for rep in range(reps):
+        for v in variants:
+            c = GkCluster(work, f"diag-{v}-{rep}")
+            c.cli("apply", "-f", "-", stdin=replicaset_yaml(RS, n))
+            store = c.store()
+            starts: list[float] = []
+            durations: list[float] = []
+
+            def step(self, v=v, starts=starts, durations=durations):
+                if v == "debounce" and starts:
+                    time.sleep(max(0.0, 0.15 - (time.perf_counter() - starts[-1])))
+                starts.append(time.perf_counter())
+                try:
+                    return orig_step(self)
+                finally:
+                    durations.append(time.perf_counter() - starts[-1])
+
+            def events(self, node):
+                with suppress(Exception):
+                    for ev in node.conn.api.events(decode=True, filters={
+                            "label": f"{MANAGED_BY}={MANAGED_BY_VALUE}", "type": "container"}):
+                        if self._stop.is_set():
+                            break
+                        if ev.get("Action") in ("die", "destroy", "oom"):
+                            self._wake.set()
+
+            loop.Agent.step = step
+            if v == "no-self-events":
+                loop.Agent._events = events
+            requests: Counter = Counter()
+            try:
+                r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+                with count_requests(requests):
+                    res = wait_for(store, [ObjectKey("apps", "ReplicaSet", "default", RS)], 300, None,
+                                   agent_factory=lambda: loop.Agent(store))
+                wall, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
+            finally:
+                loop.Agent.step, loop.Agent._events = orig_step, orig_events
+                for t in threading.enumerate():  # see bench_agent_idle.idle_in_process
+                    if t.name == "store-watch":
+                        t.join(5)
+                store.close()
+                c.destroy(api)
+            row = {"variant": v, "ok": res.ok, "wall_s": round(wall, 2),
+                   "cpu_s": round((r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime), 2),
+                   "passes": len(durations), "pass_time_s": round(sum(durations), 2),
+                   "requests": sum(requests.values()), "lists": requests["GET /containers/json"],
+                   "inspects": requests["GET /containers/<id>/json"],
+                   "image_inspects": sum(v2 for k, v2 in requests.items() if k.startswith("GET /images/"))}
+            rows.append(row)
+            log("diagnose " + " ".join(f"{k}={v2}" for k, v2 in row.items()))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
@@ -417,8 +532,17 @@ def main() -> None:
     ap.add_argument("--scale-sizes", help="comma-separated pod counts for the scale-up benchmark")
     ap.add_argument("--peers", default="sdk,swarm,compose")
     ap.add_argument("--ssh", action="store_true", help="run the SSH-vs-local benchmark instead")
+    ap.add_argument("--diagnose", type=int, metavar="N",
+                    help="in-process cold start of N pods: agent passes, Docker requests and CPU, as shipped and "
+                         "with wake-ups patched (see diagnose())")
     a = ap.parse_args()
     install_cleanup()
+    if a.diagnose:
+        from bench.harness import shared_engine_guard
+
+        with shared_engine_guard():
+            print(json.dumps(diagnose(a.diagnose, reps=a.reps or 1), indent=1))
+        return
     sizes = [int(x) for x in a.sizes.split(",")] if a.sizes else None
     if a.ssh:
         r = run_ssh(a.quick, sizes, a.reps)

@@ -91,9 +91,13 @@ def remove_containers(api, label: str | list[str], workers: int = 8) -> int:
         with suppress(docker.errors.NotFound, docker.errors.APIError):
             api.remove_container(cid, force=True, v=True)
 
-    if rows:
+    ids = [r["Id"] for r in rows]
+    try:
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(rm, [r["Id"] for r in rows]))
+            list(pool.map(rm, ids))
+    except RuntimeError:  # at interpreter exit (atexit) no new futures can be scheduled: one by one
+        for cid in ids:
+            rm(cid)
     return len(rows)
 
 
@@ -266,7 +270,7 @@ class GkCluster:
 
     def destroy(self, api) -> None:
         self.stop_agent()
-        remove_containers(api, self.label)
+        remove_containers(api, self.label, workers=12)
         CLEANUP.clusters.discard(self.id)
 
 

@@ -84,6 +84,7 @@ class SdkPods:
         return {"seconds": took, "client_cpu_s": cpu.result["self_cpu_s"], "engine_cpu_s": cpu.result["engine_cpu_s"]}
 
     def cleanup(self) -> None:
+        self.pods = []
         remove_containers(self.api, [self.label, "gitkube-bench.system=sdk"])
 
 
@@ -163,8 +164,10 @@ class Swarm:
             with CpuMeter() as cpu:
                 self._docker("service", "scale", "--detach", f"{self.service}=0")
                 last = rec.wait_count("die", self.n, t0, timeout=max(60, 2 * self.n))
-            wait_until(lambda: not self.api.containers(filters={"label": label, "status": "running"}), 30,
-                       what="swarm tasks to stop")
+                running = lambda: self.api.containers(filters={"label": label, "status": "running"})  # noqa: E731
+                if running():  # more tasks than replicas were started (e.g. a replaced one): wait for all
+                    wait_until(lambda: not running(), max(60, self.n), 0.2, "swarm tasks to stop")
+                    last = time.time()
         finally:
             rec.close()
         # swarm keeps stopped task containers as history; `service rm` removes them (not timed)
@@ -175,6 +178,13 @@ class Swarm:
         self.service = None
         return {"seconds": last - t0, "client_cpu_s": cpu.result["children_cpu_s"],
                 "engine_cpu_s": cpu.result["engine_cpu_s"]}
+
+    def reset(self) -> None:
+        """After a failed point: the service and its containers go, the swarm stays."""
+        if self.service:
+            self._docker("service", "rm", self.service, check=False)
+            self.service = None
+        remove_containers(self.api, [f"{BENCH_LABEL}={RUN_ID}", "com.docker.swarm.service.name"])
 
     def leave(self) -> None:
         if not self._joined:
@@ -246,10 +256,14 @@ class Compose:
         return {"seconds": took, "left": left, "client_cpu_s": self.cpu["children_cpu_s"],
                 "engine_cpu_s": self.cpu["engine_cpu_s"]}
 
-    def cleanup(self) -> None:
+    def reset(self) -> None:
+        """Every container of the project goes; the project file stays for the next point."""
         with suppress(Exception):
             self._compose("down", "-t", "0", "--remove-orphans", timeout=120)
         remove_containers(self.api, f"com.docker.compose.project={self.project}")
+
+    def cleanup(self) -> None:
+        self.reset()
         shutil.rmtree(self.dir, ignore_errors=True)
         CLEANUP.callbacks.pop(f"compose-{self.project}", None)
 

@@ -46,7 +46,8 @@ def _converge(doc: dict, phase: str, out: Path, mode: str) -> str | None:
     if phase == "up" and (ssh.get("ssh_up") or {}).get("ssh"):
         series["gitkube over ssh"] = ssh["ssh_up"]["ssh"]
     idle = (doc["benchmarks"].get("agent_idle") or {}).get("metrics") or {}
-    if phase == "up" and idle.get("cold_start_s") and idle.get("pods"):
+    largest = max((int(n) for pts in series.values() for n in pts), default=0)
+    if phase == "up" and idle.get("cold_start_s") and idle.get("pods") and largest >= 100:
         series["gitkube, agent_idle setup (1 sample)"] = {str(idle["pods"]): idle["cold_start_s"]}
     if not any(series.values()):
         return None
@@ -70,7 +71,8 @@ def _converge(doc: dict, phase: str, out: Path, mode: str) -> str | None:
 def _ratios(doc: dict, out: Path, mode: str) -> str | None:
     import matplotlib.pyplot as plt
 
-    rows = [(f"{name}: {c['what']}" + (f" vs {c['peer']}" if c.get("peer") not in ("target", "") else ""),
+    rows = [(f"{name}: {c['what']}" + (f" vs {c['peer']}" if c.get("peer") not in ("target", "")
+                                       and c["peer"] not in c["what"] else ""),
              c["ratio"], c["target"], bool(c.get("higher_is_better")), c.get("met"))
             for name, b in doc["benchmarks"].items() for c in b.get("comparisons") or []
             if c.get("target") and c.get("ratio") is not None]

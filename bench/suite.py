@@ -132,7 +132,7 @@ def _converge_ssh(quick: bool, ctx: dict) -> dict:
 
     local = ctx["results"].get("converge")
     return bench_converge.run_ssh(quick, reps=ctx["args"].reps,
-                                  local=local if local and local.get("status") == "ok" else None)
+                                  local=local if local and local.get("status") in ("ok", "partial") else None)
 
 
 def _agent_idle(quick: bool, ctx: dict) -> dict:
@@ -241,7 +241,7 @@ BENCHES = [
     Bench("agent_idle", "idle agent CPU and pass time at 200 pods", True, _agent_idle),
     Bench("service", "service data plane: NodePort vs pod (bench_service.py)", True,
           _external("bench_service", "the services engineer writes it",
-                    ("--duration", "2", "--rounds", "1", "--flips", "3"), _service_adapt), external=True),
+                    ("--duration", "1", "--rounds", "1", "--flips", "2"), _service_adapt), external=True),
     Bench("watch", "GitOps watch (bench_watch.py)", True,
           _external("bench_watch", "the GitOps engineer writes it"), external=True),
 ]
@@ -301,7 +301,7 @@ def machine_line(doc: dict) -> str:
             f"kernel {m.get('kernel')}, cgroup {m.get('cgroup')}; Docker {d.get('server')} ({d.get('storage')}, "
             f"{d.get('cgroup_driver')}); Python {m.get('python')}, docker-py {m.get('docker_py')}; "
             f"gitkube {m.get('gitkube_commit')}. Load average at start: {' '.join(m.get('loadavg_at_start') or [])}; "
-            f"containers of other parties running at start: {d.get('containers_running')}; "
+            f"containers running on the engine at start (all users): {d.get('containers_running')}; "
             f"test runs on the machine during the run: {'yes' if s.get('pytest_running') else 'no'}.")
 
 
@@ -352,18 +352,25 @@ def markdown(doc: dict, plots: dict[str, str]) -> str:
 
 
 DOCS = ROOT / "docs" / "BENCHMARKS.md"
+DOCS_ASSETS = ROOT / "docs" / "benchmarks"  # tracked copies: bench/results/ is git-ignored
 BEGIN, END = "<!-- bench:latest:begin (python3 -m bench --update-docs) -->", "<!-- bench:latest:end -->"
 
 
-def update_docs(results: Path, docs: Path = DOCS) -> str:
-    """Re-render the generated part of docs/BENCHMARKS.md (between the bench:latest markers) from
-    <results>/full.json: machine, date, every comparison, plot links. Returns the new section."""
+def update_docs(results: Path, docs: Path = DOCS, assets: Path = DOCS_ASSETS) -> str:
+    """Copy <results>/full.{json,md} and the full run's plots to docs/benchmarks/ and re-render the
+    generated part of docs/BENCHMARKS.md (between the bench:latest markers) from them: date,
+    machine, every comparison, the plots. Returns the new section."""
+    import shutil
+
     doc = json.loads((results / "full.json").read_text())
     s = doc["suite"]
-    rel = os.path.relpath(results, docs.parent)
+    assets.mkdir(parents=True, exist_ok=True)
     plots = s.get("plot_files") or {}
-    section = [BEGIN, "", f"Full run of {s['started']} ({s['seconds'] / 60:.0f} min), "
-               f"`{rel}/full.json` / [`full.md`]({rel}/full.md) (every metric and note).", "",
+    for name in ["full.json", "full.md", *plots.values()]:
+        shutil.copy2(results / name, assets / name)
+    rel = os.path.relpath(assets, docs.parent)
+    section = [BEGIN, "", f"Full run of {s['started']} ({s['seconds'] / 60:.0f} min); every metric and note: "
+               f"[`{rel}/full.md`]({rel}/full.md), raw: `{rel}/full.json`.", "",
                f"Machine: {machine_line(doc)}", "", *comparisons_table(doc), ""]
     for title, name in plots.items():
         section += [f"![{title}]({rel}/{name})", ""]
@@ -406,7 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", action="store_true", help="py-spy profile of the idle agent into --out")
     ap.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     ap.add_argument("--update-docs", action="store_true",
-                    help="only re-render the numbers in docs/BENCHMARKS.md from <out>/full.json")
+                    help="only copy <out>/full.* and its plots to docs/benchmarks/ and re-render the numbers "
+                         "in docs/BENCHMARKS.md from them")
     args = ap.parse_args(argv)
     if args.update_docs:
         update_docs(Path(args.out))

@@ -325,11 +325,17 @@ class Server:
         self.upstreams = upstreams
         self.pool = ThreadPoolExecutor(16)
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind((listen, port))
         self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.tcp.bind((listen, port))
-        self.tcp.listen(64)
+        try:
+            self.udp.bind((listen, port))
+            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.tcp.bind((listen, port))
+            self.tcp.listen(64)
+        except OSError:
+            self.udp.close()
+            self.tcp.close()
+            self.pool.shutdown(wait=False)
+            raise
         self.stopped = threading.Event()
         self.pidfile: tuple = ()  # (path, content)
 

@@ -99,11 +99,17 @@ class ServiceProxy:
         for w in workers:
             w.poke()
 
-    def close(self) -> None:
+    def close(self, flush: float = 3.0) -> None:
+        """Stop the workers, after giving the healthy ones up to `flush` seconds to put the latest
+        state in place (the agent may exit right after its last pass: the rules must not lag)."""
+        deadline = time.monotonic() + flush
         with self._lock:
             self._closed = True
-            workers = list(self._workers.values())
+            desired, workers = self._desired, list(self._workers.values())
             self._workers.clear()
+        healthy = [w for w in workers if w.applied is not None]
+        while time.monotonic() < deadline and any(w.applied is not desired for w in healthy):
+            time.sleep(0.02)
         for w in workers:
             w.stop()
 
@@ -138,6 +144,8 @@ class _HostWorker:
         self._checked = 0.0
         self._reported: set[str] = set()
         self._topology_problems: set[str] = set()
+        self._failures = 0
+        self.applied: Desired | None = None  # the last desired state whose rules are in place
         self._toward: dict[str, str] = {}
         self._addresses: dict[str, str | None] = {}
         self._dns = _DnsKeeper(self)  # its own thread: a slow answerer never delays the rules
@@ -162,11 +170,13 @@ class _HostWorker:
                 return
             try:
                 self.step()
+                self._failures = 0
             except Exception as exc:  # a host failing must not end its worker
+                self._failures += 1
                 log.warning("proxy on host %s: %s", self.key[:12], exc)
                 self._report(f"service proxy: {exc}")
-                self._stop.wait(1.0)
-                self._wake.set()  # retry soon
+                self._stop.wait(min(30.0, 0.5 * 2 ** self._failures))  # back off, then retry
+                self._wake.set()
 
     # --- one round ---------------------------------------------------------------------------
     def step(self) -> None:
@@ -207,6 +217,7 @@ class _HostWorker:
             if rc != 0:
                 problems.append(f"route_localnet: {err.decode(errors='replace').strip()}")
             self._localnet = rc == 0
+        self.applied = desired
         if bridge is not None:
             self._dns.want(conn, nodes, bridge.gateway, desired.records_for(nodes), full)
         if full:
@@ -263,6 +274,8 @@ class _DnsKeeper:
         self._lock = threading.Lock()
         self._wanted: tuple | None = None  # (conn, nodes, gateway, records)
         self._done = ""
+        self._failed = ""
+        self._failures = 0
         self._force = False
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -279,7 +292,7 @@ class _DnsKeeper:
         with self._lock:
             self._wanted = (conn, nodes, gateway, records_text)
             self._force |= full
-            changed = records_text != self._done
+            changed = records_text not in (self._done, self._failed)
         if changed or full:
             self._wake.set()
 
@@ -296,16 +309,19 @@ class _DnsKeeper:
                 continue
             try:
                 dnsnode.ensure(conn, _python(conn), gateway, self.worker.proxy.tag, text)
-                self._done = text
+                self._done, self._failed, self._failures = text, "", 0
                 for n in nodes:
                     facts.set_dns_state(n.url, None)
             except Exception as exc:
-                self._done = ""
+                self._done, self._failed = "", text
+                self._failures += 1
                 for n in nodes:
                     facts.set_dns_state(n.url, str(exc))
                 self.worker._report(f"cluster DNS: {exc}")
-                self._stop.wait(1.0)
-                self._wake.set()  # retry soon
+                self._stop.wait(min(60.0, 2.0 ** self._failures))  # back off, then try again
+                with self._lock:
+                    self._force = True
+                self._wake.set()
 
 
 def _python(conn) -> str:

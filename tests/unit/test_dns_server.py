@@ -141,13 +141,13 @@ def parse_answers(msg: bytes) -> tuple[int, int, list]:
 
 @pytest.fixture
 def server(zones):
-    srv = dnsserver.Server("127.0.0.1", 0, Answerer(zones, "v"), [])
+    for _ in range(20):  # a port free for both UDP and TCP
+        try:
+            srv = dnsserver.Server("127.0.0.1", free_port(), Answerer(zones, "v"), [])
+            break
+        except OSError:
+            continue
     srv.port = srv.udp.getsockname()[1]
-    srv.tcp.close()
-    srv.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.tcp.bind(("127.0.0.1", srv.port))
-    srv.tcp.listen(8)
     t = threading.Thread(target=srv.serve, daemon=True)
     t.start()
     yield srv

@@ -440,3 +440,102 @@ def test_route_changes_touch_only_this_clusters_routes():
     assert add == [("172.31.2.0/24", "10.123.0.12"), ("172.31.4.0/24", "10.123.0.14")]
     assert delete == ["172.31.9.0/24"]
     assert problems and "172.31.3.0/24" in problems[0]
+
+
+# --- the per-host workers, against fake hosts -----------------------------------------------------
+
+class FakeConn(FakeHost):
+    """A host as the proxy sees it: iptables (FakeHost), ip, sysctl, the DNS helper, Docker's bridge."""
+
+    def __init__(self, subnet: str, gateway: str):
+        super().__init__("*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n"
+                         "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n")
+        self.routes: dict[str, str] = {}
+        self.records = ""
+        self.api = type("Api", (), {"inspect_network": staticmethod(
+            lambda name: {"IPAM": {"Config": [{"Subnet": subnet, "Gateway": gateway}]}})})()
+
+    def run(self, argv, input=None, timeout=30):
+        import json as _json
+
+        if argv[0] == "ip" and argv[1:4] == ["-j", "route", "show"]:
+            return 0, _json.dumps([{"dst": d, "gateway": v, "protocol": "147", "metric": m}
+                                   for d, (v, m) in self.routes.items()]).encode(), b""
+        if argv[0] == "ip" and argv[1:3] == ["route", "replace"]:
+            self.routes[argv[3]] = (argv[5], int(argv[-1]))
+            return 0, b"", b""
+        if argv[0] == "ip" and argv[1:3] == ["route", "del"]:
+            self.routes.pop(argv[3], None)
+            return 0, b"", b""
+        if argv[0] == "sysctl":
+            self.calls.append(argv)
+            return 0, b"", b""
+        if argv[1:2] == ["-c"]:  # the DNS helper
+            self.records = _json.loads(input)["records"]
+            return 0, b'{"ok": true, "started": false, "pid": 1, "error": ""}\n', b""
+        return super().run(argv, input, timeout)
+
+
+class FakeStore:
+    def __init__(self):
+        self.events = []
+
+    def cluster_id(self):
+        return "unit-test-cluster"
+
+    def get(self, kind, ns, name):
+        return {"kind": kind, "metadata": {"name": name}}
+
+    def record_event(self, obj, reason, message, type_="Normal"):
+        self.events.append((reason, message))
+
+
+def handle(name, ip, conn):
+    return type("Node", (), {"name": name, "url": f"ssh://root@{ip}/{name}-{id(conn)}", "address": ip, "conn": conn,
+                             "info": {"ID": f"engine-{name}"}})()
+
+
+def snapshot():
+    from gitkube.controllers.base import Snapshot
+
+    snap = Snapshot(0.0)
+    snap.objects["Service"] = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default",
+                                                                                    "uid": "u1"},
+                                "spec": {"type": "NodePort", "clusterIP": "10.96.0.50",
+                                         "ports": [{"port": 80, "nodePort": 30080}]}}]
+    snap.objects["Endpoints"] = [{"kind": "Endpoints", "metadata": {"name": "web", "namespace": "default"},
+                                  "subsets": [{"addresses": [{"ip": "172.31.1.5", "nodeName": "h1"},
+                                                             {"ip": "172.31.2.5", "nodeName": "h2"}],
+                                               "ports": [{"port": 8080, "protocol": "TCP"}]}]}]
+    snap.objects["Pod"] = [{"metadata": {"name": "p1"}, "spec": {"nodeName": "h1"}, "status": {"podIP": "172.31.1.5"}}]
+    snap.objects["Node"] = [{"metadata": {"name": "h1"}}, {"metadata": {"name": "h2"}}]
+    return snap
+
+
+def test_the_proxy_programs_every_host_routes_between_them_and_restores_a_flush():
+    import time as _time
+
+    from gitkube.proxy.service_proxy import ServiceProxy
+
+    c1, c2 = FakeConn("172.31.1.0/24", "172.31.1.1"), FakeConn("172.31.2.0/24", "172.31.2.1")
+    proxy = ServiceProxy(FakeStore(), resync=1.0)
+    try:
+        proxy.sync(snapshot(), [handle("h1", "10.123.0.11", c1), handle("h2", "10.123.0.12", c2)])
+        deadline = _time.monotonic() + 10
+        while _time.monotonic() < deadline and not (c1.routes and c2.routes and "172.31.2.5:8080" in c1.text
+                                                    and "172.31.1.5:8080" in c2.text and c1.records and c2.records):
+            _time.sleep(0.02)
+        assert {d: v for d, (v, _) in c1.routes.items()} == {"172.31.2.0/24": "10.123.0.12"}
+        assert {d: v for d, (v, _) in c2.routes.items()} == {"172.31.1.0/24": "10.123.0.11"}
+        for c in (c1, c2):  # both hosts send to both endpoints
+            assert "--to-destination 172.31.1.5:8080" in c.text and "--to-destination 172.31.2.5:8080" in c.text
+        assert ["sysctl", "-w", "net.ipv4.conf.all.route_localnet=1"] in c1.calls
+        assert '"clients":["172.31.1.5"]' in c1.records and '"clients":[]' in c2.records
+        # someone flushes h1's rules: the next resync puts them back
+        c1.text = c1.text.replace("--to-destination 172.31.2.5:8080", "--to-destination 192.0.2.1:1")
+        deadline = _time.monotonic() + 5
+        while _time.monotonic() < deadline and "192.0.2.1" in c1.text:
+            _time.sleep(0.05)
+        assert "192.0.2.1" not in c1.text and "172.31.2.5:8080" in c1.text
+    finally:
+        proxy.close(flush=0)
