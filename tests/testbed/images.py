@@ -132,7 +132,7 @@ def save_image(client, tag: str, path: Path) -> Path:
     """`docker save` of one image into a tar file (written atomically)."""
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
-        for chunk in client.images.get(tag).save(named=True):
+        for chunk in client.images.get(tag).save(named=tag):
             f.write(chunk)
     os.replace(tmp, path)
     return path
@@ -156,7 +156,7 @@ def copy_image(src, dst, tag: str = TEST_IMAGE, cache: Path | None = None) -> No
     except docker.errors.ImageNotFound:
         pass
     if cache is None:
-        dst.images.load(src.images.get(tag).save(named=True))
+        dst.images.load(src.images.get(tag).save(named=tag))
     else:
         load_image_file(dst, cache)
 
