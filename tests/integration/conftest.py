@@ -13,6 +13,12 @@ def cluster(tmp_path, docker_engine, ssh_host):
     yield c
     c.stop_agents()
     cid = c.cluster_id()
+    from gitkube.proxy.teardown import LocalRunner, local_python, teardown
+
+    try:  # this state's iptables chains, routes and DNS records on this machine
+        teardown(LocalRunner(), cid, local_python())
+    except Exception as exc:  # cleanup must not hide the test's own result
+        print(f"proxy teardown failed: {exc}")
     for ctr in containers(docker_engine, cid):
         try:
             docker_engine.api.remove_container(ctr["Id"], force=True, v=True)
