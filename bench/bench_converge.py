@@ -181,10 +181,16 @@ def _rotate(items: list, k: int) -> list:
     return items[k:] + items[:k]
 
 
+QUICK_PEERS = ("sdk",)
+ALL_PEERS = ("sdk", "swarm", "compose")
+
+
 def run(quick: bool = False, sizes: list[int] | None = None, reps: int | None = None,
-        scale_sizes: list[int] | None = None, peers: tuple[str, ...] = ("sdk", "swarm", "compose")) -> dict:
-    """Quick mode (to stay under 3 minutes with the rest): sizes 10 and 50, one repetition, swarm and
-    compose and every scale-down only at the largest size."""
+        scale_sizes: list[int] | None = None, peers: tuple[str, ...] | None = None) -> dict:
+    """Quick mode (to stay under 3 minutes with the rest of the suite): sizes 10 and 50, one
+    repetition, scale-downs only at the largest size, and only the SDK floor as the peer (swarm and
+    compose are references without a target; pass `peers` to have them anyway, at the largest size)."""
+    peers = peers if peers is not None else (QUICK_PEERS if quick else ALL_PEERS)
     sizes = sizes or ([10, 50] if quick else [10, 50, 100])
     reps = reps or (1 if quick else 3)
     full_sizes = sizes if not quick else [max(sizes)]  # where the references and scale-downs run
@@ -337,13 +343,14 @@ def summarize(samples: dict, extra: dict, sizes: list[int], scale_sizes: list[in
     notes = list(notes)
     notes.append(f"{reps} repetition(s) per point, median shown; systems run interleaved, order rotated")
     if any(n not in med.get("down", {}).get("gitkube", {}) for n in sizes):
-        notes.append("quick mode: swarm, compose and the scale-downs only at the largest size")
+        notes.append("quick mode: scale-downs (and swarm/compose if asked for) only at the largest size")
     if noise and max(noise) > 0:
         notes.append(f"other parties' running containers on the shared engine during the run: "
                      f"{min(noise)}–{max(noise)} (noise)")
     if gk:
         notes.append("gitkube 'up' includes the CLI process (interpreter start + imports + apply + agent start): "
-                     + ", ".join(f"first container created at {metrics.get(f'gitkube_first_create_s.n{n}')} s"
+                     "its first container was created after "
+                     + ", ".join(f"{metrics.get(f'gitkube_first_create_s.n{n}')} s (N={n})"
                                  for n in sizes if f"gitkube_first_create_s.n{n}" in metrics))
     notes.append("cpu_client_*: CPU seconds of the system's own processes (gitkube CLI + agent; the SDK loop; "
                  "the docker / docker-compose CLIs); cpu_engine_*: dockerd + containerd over the same interval "
@@ -524,24 +531,104 @@ def diagnose(n: int = 50, variants: tuple[str, ...] = ("baseline", "no-self-even
     return rows
 
 
+def diagnose_down(n: int = 50, variants: tuple[str, ...] = ("baseline", "pod-list"), reps: int = 1) -> list[dict]:
+    """Scale-down of `n` pods to 0 with the agent in this process, as shipped and with
+    `Kubelet._terminate` patched (in this process only) to list just the pod's own containers (label
+    filter, no inspects) and to skip the volume listing for pods without emptyDir volumes."""
+    import resource
+    import threading
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    import gitkube.agent.loop as loop
+    from bench.bench_agent_idle import count_requests
+    from gitkube.agent.kubelet import Kubelet
+    from gitkube.runtime import labels as L
+
+    api = docker_api()
+    ensure_images(api)
+    work = workdir()
+    orig_terminate, orig_step = Kubelet._terminate, loop.Agent.step
+
+    def terminate(self, node, pod, mine, grace):
+        rt, md = node.runtime, pod["metadata"]
+        rows = rt.api.containers(all=True, filters={"label": [f"{L.POD_UID}={md['uid']}", f"{L.NODE}={rt.node_name}"]})
+        apps = [r["Id"] for r in rows if (r.get("Labels") or {}).get(L.CONTAINER_NAME) != L.SANDBOX
+                and r.get("State") == "running"]
+        if apps:
+            with ThreadPoolExecutor(min(len(apps), 8)) as pool:
+                list(pool.map(lambda cid: rt.stop(cid, grace), apps))
+        for r in rows:
+            rt.remove(r["Id"])
+        if any("emptyDir" in v for v in (pod.get("spec") or {}).get("volumes") or []):
+            rt.remove_pod_volumes(md["uid"])
+        with self.store.atomic():
+            now = self.store.get("Pod", md["namespace"], md["name"])
+            if now is not None and now["metadata"]["uid"] == md["uid"]:
+                self.store.remove("Pod", md["namespace"], md["name"])
+
+    rows_out = []
+    for rep in range(reps):
+        for v in variants:
+            c = GkCluster(work, f"diagdown-{v}-{rep}")
+            c.cli("apply", "-f", "-", "--wait", stdin=replicaset_yaml(RS, n), timeout=APPLY_TIMEOUT)
+            store = c.store()
+            passes = [0]
+
+            def step(self):
+                passes[0] += 1
+                return orig_step(self)
+
+            loop.Agent.step = step
+            if v == "pod-list":
+                Kubelet._terminate = terminate
+            requests: Counter = Counter()
+            try:
+                rs = store.get("ReplicaSet", "default", RS)
+                rs["spec"]["replicas"] = 0
+                r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+                store.update(rs)
+                with count_requests(requests):
+                    agent = loop.Agent(store)
+                    ok = agent.run(until=lambda: not api.containers(all=True, filters={"label": c.label}),
+                                   timeout=max(120, 2 * n))
+                wall, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
+            finally:
+                Kubelet._terminate, loop.Agent.step = orig_terminate, orig_step
+                for t in threading.enumerate():
+                    if t.name == "store-watch":
+                        t.join(5)
+                store.close()
+                c.destroy(api)
+            row = {"variant": v, "ok": ok, "wall_s": round(wall, 2),
+                   "cpu_s": round((r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime), 2),
+                   "passes": passes[0], "requests": sum(requests.values()),
+                   "lists": requests["GET /containers/json"], "inspects": requests["GET /containers/<id>/json"],
+                   "volume_lists": requests["GET /volumes"]}
+            rows_out.append(row)
+            log("diagnose-down " + " ".join(f"{k}={v2}" for k, v2 in row.items()))
+    return rows_out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--sizes", help="comma-separated pod counts")
     ap.add_argument("--reps", type=int)
     ap.add_argument("--scale-sizes", help="comma-separated pod counts for the scale-up benchmark")
-    ap.add_argument("--peers", default="sdk,swarm,compose")
+    ap.add_argument("--peers", help="comma-separated: sdk,swarm,compose (default: all; quick: sdk)")
     ap.add_argument("--ssh", action="store_true", help="run the SSH-vs-local benchmark instead")
     ap.add_argument("--diagnose", type=int, metavar="N",
-                    help="in-process cold start of N pods: agent passes, Docker requests and CPU, as shipped and "
-                         "with wake-ups patched (see diagnose())")
+                    help="in-process cold start and scale-down of N pods: agent passes, Docker requests and CPU, "
+                         "as shipped and with the agent patched in this process (see diagnose(), diagnose_down())")
     a = ap.parse_args()
     install_cleanup()
     if a.diagnose:
         from bench.harness import shared_engine_guard
 
         with shared_engine_guard():
-            print(json.dumps(diagnose(a.diagnose, reps=a.reps or 1), indent=1))
+            print(json.dumps({"cold_start": diagnose(a.diagnose, reps=a.reps or 1),
+                              "scale_down": diagnose_down(a.diagnose, reps=a.reps or 1)}, indent=1))
         return
     sizes = [int(x) for x in a.sizes.split(",")] if a.sizes else None
     if a.ssh:
@@ -549,7 +636,7 @@ def main() -> None:
     else:
         scale = [int(x) for x in a.scale_sizes.split(",")] if a.scale_sizes is not None and a.scale_sizes else \
             ([] if a.scale_sizes == "" else None)
-        r = run(a.quick, sizes, a.reps, scale, tuple(p for p in a.peers.split(",") if p))
+        r = run(a.quick, sizes, a.reps, scale, tuple(p for p in a.peers.split(",") if p) if a.peers else None)
     print(json.dumps(r, indent=1))
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 STYLE = {
     "gitkube": dict(color="#1f77b4", marker="o", lw=2.2),
     "gitkube scale 0→N (agent running)": dict(color="#1f77b4", marker="s", ls="--"),
+    "gitkube scale N→0 (second time)": dict(color="#1f77b4", marker="s", ls="--"),
     "gitkube over ssh": dict(color="#17becf", marker="D", ls="-."),
     "gitkube, agent_idle setup (1 sample)": dict(color="#1f77b4", marker="*", ls="none", ms=10),
     "sdk": dict(color="#2ca02c", marker="^", label="docker SDK loop (floor, 8 threads)"),
