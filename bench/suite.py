@@ -143,7 +143,8 @@ def _converge_ssh(quick: bool, ctx: dict) -> dict:
 def _agent_idle(quick: bool, ctx: dict) -> dict:
     from bench import bench_agent_idle
 
-    return bench_agent_idle.run(quick, pods=ctx["args"].idle_pods,
+    pods = ctx["args"].idle_pods or (100 if quick else 200)
+    return bench_agent_idle.run(quick, pods=pods,
                                 profile_dir=str(ctx["out"]) if ctx["args"].profile else None)
 
 
@@ -429,9 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, help="repetitions per convergence point (default: quick 1, full 3)")
     ap.add_argument("--peers", help="convergence peers, comma-separated from sdk,swarm,compose "
                                     "(default: all; quick: sdk)")
-    ap.add_argument("--idle-pods", type=int, default=200,
-                    help="pods held by the idle agent (default 200; their start and removal are about half of "
-                         "a quick run)")
+    ap.add_argument("--idle-pods", type=int,
+                    help="pods held by the idle agent (default 200; quick 100: their start and removal are the "
+                         "longest part of a quick run)")
     ap.add_argument("--profile", action="store_true", help="py-spy profile of the idle agent into --out")
     ap.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     ap.add_argument("--update-docs", action="store_true",

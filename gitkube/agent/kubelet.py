@@ -119,7 +119,7 @@ class Kubelet:
             rt.stop(action.container_id, 0)
         elif action.op == "start-sandbox":
             assert pod is not None
-            sandbox = rt.run_sandbox(pod, dns=pod_dns(pod, node), attempt=action.attempt)
+            sandbox = rt.run_sandbox(pod, dns=pod_dns(pod, node), attempt=action.attempt, want_ip=_needs_pod_ip(pod))
             mine = [c for c in mine if c.container != SANDBOX] + [sandbox]
             for c in pod["spec"]["containers"]:  # a fresh sandbox gets its containers at once
                 if not any(m.container == c["name"] for m in mine):
@@ -177,16 +177,22 @@ class Kubelet:
 
     def _terminate(self, node: NodeHandle, pod: dict, mine: list, grace: int) -> None:
         """SIGTERM every app container (in parallel), SIGKILL after the grace period, then remove
-        everything and finally the pod object itself — only if it is still the same pod."""
+        everything and finally the pod object itself — only if it is still the same pod.
+
+        `mine` is fresh: a pod's containers change only through its own jobs, one at a time, and the
+        pass that planned this one observed them after the last job ended. Anything missed (made
+        behind gitkube's back) is an orphan once the pod is gone, and removed as such."""
         rt = node.runtime
-        current = [c for c in rt.list_containers() if c.pod_uid == pod["metadata"]["uid"]]
-        apps = [c for c in current if c.container != SANDBOX and c.state == "running"]
-        if apps:
+        apps = [c for c in mine if c.container != SANDBOX and c.state == "running"]
+        if len(apps) == 1:
+            rt.stop(apps[0].id, grace)
+        elif apps:
             with ThreadPoolExecutor(min(len(apps), 8)) as pool:
                 list(pool.map(lambda c: rt.stop(c.id, grace), apps))
-        for c in current:
+        for c in mine:
             rt.remove(c.id)
-        rt.remove_pod_volumes(pod["metadata"]["uid"])
+        if any("emptyDir" in v for v in (pod.get("spec") or {}).get("volumes") or []):
+            rt.remove_pod_volumes(pod["metadata"]["uid"])
         md = pod["metadata"]
         with self.store.atomic():
             now = self.store.get("Pod", md["namespace"], md["name"])
@@ -198,3 +204,14 @@ class Kubelet:
             self.store.record_event(pod, reason, message, type_)
         except Exception as exc:
             log.debug("event not recorded: %s", exc)
+
+
+def _needs_pod_ip(pod: dict) -> bool:
+    """Whether a container's env takes the pod IP from a fieldRef, so the sandbox's address must be
+    known (one inspect) before the containers start."""
+    spec = pod.get("spec") or {}
+    return any(
+        ((e.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath") in ("status.podIP", "status.podIPs")
+        for c in spec.get("containers") or []
+        for e in c.get("env") or []
+    )

@@ -32,6 +32,12 @@ log = logging.getLogger("gitkube.agent")
 LEASE = "agent"
 LEASE_TTL = 15.0
 RESYNC_SECONDS = 10.0
+#: Least time from the start of one pass to the start of the next: the wake-ups of a burst (finished
+#: actions, Docker events, the pass's own status writes) are taken up by one pass, not one each.
+MIN_PASS_GAP = 0.15
+#: Docker events that mean a container changed behind the agent's back; the outcome of its own
+#: actions (create, start, kill) wakes the loop when the action finishes.
+WAKE_EVENTS = frozenset({"die", "destroy", "oom"})
 
 
 class Agent:
@@ -54,6 +60,7 @@ class Agent:
         self.controllers = default_controllers(eviction_timeout)
         self._listers = ThreadPoolExecutor(4, thread_name_prefix="observe")
         self._watchers: dict[str, threading.Thread] = {}
+        self._store_watcher: threading.Thread | None = None
         self.passes = 0
         self.has_lease = False
 
@@ -70,14 +77,15 @@ class Agent:
         """Run passes until stopped, or until `until()` is true (returns True) or `timeout` passes
         (returns False)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        watcher = threading.Thread(target=self._watch_store, name="store-watch", daemon=True)
-        watcher.start()
+        self._store_watcher = threading.Thread(target=self._watch_store, name="store-watch", daemon=True)
+        self._store_watcher.start()
         ensure_local_node(self.store)
         self.nodes.sync(self.store.list("Node"))
         self.nodes.wait_first_beats(3.0)
         try:
             while not self._stop.is_set():
                 self._wake.clear()
+                started = time.monotonic()
                 delay = self.step()
                 if until is not None and until():
                     return True
@@ -87,12 +95,18 @@ class Agent:
                         return False
                     delay = min(delay, left)
                 self._wake.wait(delay)
+                rest = MIN_PASS_GAP - (time.monotonic() - started)
+                if rest > 0:
+                    self._stop.wait(rest)
             return False
         finally:
             self._stop.set()
             self.close()
 
     def close(self) -> None:
+        self._stop.set()
+        if self._store_watcher is not None:  # it reads the store, which the caller may close next
+            self._store_watcher.join(5)
         self.executor.shutdown(wait=True)
         self.prober.close()
         self.proxy.close()
@@ -175,21 +189,26 @@ class Agent:
         if not pending:
             return
         bound = [p for p in pods if (p.get("spec") or {}).get("nodeName")]
+        by_uid = {p["metadata"]["uid"]: p for p in pending}
+        with self.store.atomic():  # one transaction for the whole batch of bindings
+            self._write_bindings(schedule(pending, node_objs, bound), by_uid)
+
+    def _write_bindings(self, bindings: list, by_uid: dict[str, dict]) -> None:
         from gitkube.errors import Conflict, NotFound
 
-        for b in schedule(pending, node_objs, bound):
-            pod = next(p for p in pending if p["metadata"]["uid"] == b.uid)
-            if b.node is None:
-                if (pod.get("status") or {}).get("conditions") != _unschedulable(b.message):
-                    self.store.update_status("Pod", b.namespace, b.name,
-                                             {"phase": "Pending", "conditions": _unschedulable(b.message)})
-                    self.store.record_event(pod, "FailedScheduling", b.message, "Warning")
-                continue
+        for b in bindings:
+            pod = by_uid[b.uid]
             try:
+                if b.node is None:
+                    if (pod.get("status") or {}).get("conditions") != _unschedulable(b.message):
+                        self.store.update_status("Pod", b.namespace, b.name,
+                                                 {"phase": "Pending", "conditions": _unschedulable(b.message)})
+                        self.store.record_event(pod, "FailedScheduling", b.message, "Warning")
+                    continue
                 self.store.update({**pod, "spec": {**pod["spec"], "nodeName": b.node}})
                 self.store.record_event(pod, "Scheduled", f"Successfully assigned {b.namespace}/{b.name} to {b.node}")
                 pod["spec"] = {**pod["spec"], "nodeName": b.node}
-            except (Conflict, NotFound):
+            except (Conflict, NotFound):  # changed since the snapshot: the next pass decides again
                 self.wake()
 
     def _write(self, statuses: list[tuple[dict, dict]], events: list) -> None:
@@ -218,15 +237,17 @@ class Agent:
             t.start()
 
     def _events(self, node) -> None:
-        from gitkube.runtime.labels import MANAGED_BY, MANAGED_BY_VALUE
+        from gitkube.runtime.labels import CLUSTER, MANAGED_BY, MANAGED_BY_VALUE, NODE
 
+        labels = [f"{MANAGED_BY}={MANAGED_BY_VALUE}", f"{NODE}={node.name}"]
+        if self.nodes.cluster:  # only this state's containers: an engine may be shared
+            labels.append(f"{CLUSTER}={self.nodes.cluster}")
         try:
-            stream = node.conn.api.events(decode=True, filters={"label": f"{MANAGED_BY}={MANAGED_BY_VALUE}",
-                                                               "type": "container"})
+            stream = node.conn.api.events(decode=True, filters={"label": labels, "type": "container"})
             for ev in stream:
                 if self._stop.is_set():
                     break
-                if ev.get("Action") in ("die", "start", "destroy", "oom", "kill", "create"):
+                if ev.get("Action") in WAKE_EVENTS:
                     self._wake.set()
         except Exception as exc:
             log.debug("event stream of %s ended: %s", node.name, exc)

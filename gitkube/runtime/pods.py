@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import docker
@@ -41,10 +42,14 @@ EXEC_TIMED_OUT = -1
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
+_RUNNING_KEY = ("running", "")
 _EXITED = ("exited", "dead")
 _EXIT_IN_STATUS = re.compile(r"\((-?\d+)\)")
 # `$(VAR)` is replaced from the container's env, `$$` escapes a dollar, anything else stays as written.
 _VAR_REF = re.compile(r"\$(\$|\(([^)]*)\))")
+#: How long an image seen present is trusted without asking the engine again (a create that finds it
+#: gone drops it at once): the kubelet's per-start image check is one request per container otherwise.
+IMAGE_PRESENT_TTL = 30.0
 # Engine 5xx answers that are the spec's fault (missing executable, bad working dir), not the engine's.
 _PERMANENT_5XX = ("OCI runtime", "invalid", "not a directory", "no such file or directory", "Cannot mkdir")
 
@@ -124,6 +129,10 @@ class PodRuntime:
         # container id -> ((State, exit code shown in Status), detail). Replaced wholesale by each
         # list, so removed containers drop out; a stale read only costs one extra inspect.
         self._details: dict[str, tuple[tuple[str, str], _StateDetail]] = {}
+        # Containers this runtime started itself: their start time is known without an inspect.
+        # Kept apart from _details, which a list running concurrently may replace wholesale.
+        self._started: dict[str, tuple[_StateDetail, float]] = {}
+        self._images_present: dict[str, float] = {}  # image -> time.monotonic() it was last seen
 
     # -- observing ---------------------------------------------------------------------------
 
@@ -147,6 +156,8 @@ class PodRuntime:
             m = _EXIT_IN_STATUS.search(row.get("Status") or "")
             key = (row.get("State") or "", m.group(1) if m else "")
             cached = self._details.get(row["Id"])
+            if cached is None and key == _RUNNING_KEY and row["Id"] in self._started:
+                cached = (key, self._started[row["Id"]][0])
             if cached is None or cached[0] != key:
                 # a never-started container has nothing to inspect for
                 detail = _StateDetail() if key[0] == "created" else self._inspect_state(row["Id"])
@@ -156,6 +167,9 @@ class PodRuntime:
             details[row["Id"]] = cached
             observed.append(_observe_row(row, cached[1]))
         self._details = details
+        if self._started:  # seen by this list (now in _details), or too old to be still unseen
+            cutoff = time.monotonic() - 60.0
+            self._started = {cid: v for cid, v in self._started.items() if cid not in details and v[1] > cutoff}
         return observed
 
     def _inspect_state(self, container_id: str) -> _StateDetail | None:
@@ -175,8 +189,10 @@ class PodRuntime:
                     self._sandbox_image = ensure_pause_image(self.api)
             return self._sandbox_image
 
-    def run_sandbox(self, pod: dict, dns: DnsConfig | None = None, *, attempt: int = 0) -> ObservedContainer:
-        """Create and start the pod's sandbox; returns it with the pod IP (one inspect)."""
+    def run_sandbox(self, pod: dict, dns: DnsConfig | None = None, *, attempt: int = 0,
+                    want_ip: bool = True) -> ObservedContainer:
+        """Create and start the pod's sandbox; returns it with the pod IP (one inspect), or with
+        `want_ip=False` without it and without the inspect (the next list shows the IP)."""
         meta = _PodMeta.of(pod)
         spec = pod.get("spec") or {}
         what = f"sandbox of pod {meta.ref}"
@@ -202,17 +218,21 @@ class PodRuntime:
             mounts=mounts or None,
         )
         image = self.ensure_sandbox_image()
+        name = f"gk_{L.SANDBOX}_{meta.name}_{meta.namespace}_{meta.uid[:8]}_{attempt}"
+        labels = self._labels(meta, L.SANDBOX, "sandbox", attempt, _hash(settings))
         with _mapped(f"create {what}"):
             cid = self.api.create_container(
                 image,
-                name=f"gk_{L.SANDBOX}_{meta.name}_{meta.namespace}_{meta.uid[:8]}_{attempt}",
+                name=name,
                 hostname=hostname,
-                labels=self._labels(meta, L.SANDBOX, "sandbox", attempt, _hash(settings)),
+                labels=labels,
                 ports={port: {} for port in bindings} or None,
                 stop_signal="SIGKILL",  # /pause has no handlers: TERM would only wait out the grace period
                 host_config=host_config,
             )["Id"]
         self._start(cid, what)
+        if not want_ip:
+            return _observed(cid, name, labels, image, "running", self._started[cid][0], "")
         with _mapped(f"inspect {what}"):
             return _observe_inspect(self.api.inspect_container(cid))
 
@@ -231,11 +251,16 @@ class PodRuntime:
         self._pull(image)
 
     def _image_present(self, image: str) -> bool:
+        seen = self._images_present.get(image)
+        if seen is not None and time.monotonic() - seen < IMAGE_PRESENT_TTL:
+            return True
         try:
             with _mapped(f"inspect image {image}"):
                 self.api.inspect_image(image)
         except PermanentError:
+            self._images_present.pop(image, None)
             return False
+        self._images_present[image] = time.monotonic()
         return True
 
     def _pull(self, image: str) -> None:
@@ -318,7 +343,7 @@ class PodRuntime:
         entrypoint = [_expand(s, env) for s in container.get("command") or []] or None
         cmd = [_expand(s, env) for s in container.get("args") or []] or None
         docker_name = f"gk_{name}_{meta.name}_{meta.namespace}_{meta.uid[:8]}_{attempt}"
-        with _mapped(f"create {what}"):
+        with self._image_gone_is_transient(container["image"]), _mapped(f"create {what}"):
             cid = self.api.create_container(
                 container["image"],
                 name=docker_name,
@@ -338,6 +363,17 @@ class PodRuntime:
             image=container["image"], state="running", exit_code=None, oom_killed=False, error="",
             started_at="", finished_at="", ip="", sandbox_id=sandbox.id,
         )
+
+    @contextmanager
+    def _image_gone_is_transient(self, image: str) -> Iterator[None]:
+        """An image trusted present but removed since: forget it and let the next attempt pull."""
+        try:
+            yield
+        except PermanentError as e:
+            if not isinstance(e.__cause__, docker.errors.ImageNotFound):
+                raise
+            self._images_present.pop(image, None)
+            raise TransientError(str(e)) from e
 
     def _volume_mounts(self, meta: _PodMeta, pod: dict, container: dict, what: str) -> tuple[list[Mount], list[str]]:
         """Docker mounts for the container's volumeMounts: emptyDir → the pod's named volume,
@@ -411,6 +447,8 @@ class PodRuntime:
             with suppress(RuntimeFailure):
                 self.remove(container_id)
             raise
+        # A moment after the engine's own StartedAt; saves the inspect the next list would make.
+        self._started[container_id] = (_StateDetail(started_at=_now_rfc3339()), time.monotonic())
 
     # -- stopping and removing -----------------------------------------------------------------
 
@@ -532,6 +570,10 @@ def _mapped(action: str) -> Iterator[None]:
         OSError,
     ) as e:
         raise TransientError(f"{action}: {_one_line(str(e)) or type(e).__name__}") from e
+
+
+def _now_rfc3339() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _one_line(text: str | bytes) -> str:
