@@ -4,6 +4,7 @@ written in its own transaction, conflicts dropped for the next pass to redo."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from gitkube.controllers.base import Changes, Controller, Snapshot
 from gitkube.errors import AlreadyExists, Conflict, NotFound
@@ -31,11 +32,28 @@ def default_controllers(eviction_timeout: float | None = None) -> list[Controlle
             ReplicaSetController(), EndpointsController(), GarbageCollector()]
 
 
-def take_snapshot(store: Store, now: float) -> Snapshot:
+def take_snapshot(store: Store, now: float, base: Snapshot | None = None,
+                  kinds: Iterable[str] | None = None) -> Snapshot:
+    """Every snapshot kind from the store; with `base`, only `kinds` are read again (None: all)."""
     snap = Snapshot(now)
-    for kind in SNAPSHOT_KINDS:
-        snap.objects[kind] = store.list(kind)
+    if base is not None and kinds is not None:
+        snap.objects.update(base.objects)
+    for kind in SNAPSHOT_KINDS if kinds is None or base is None else kinds:
+        if kind in SNAPSHOT_KINDS:
+            snap.objects[kind] = store.list(kind)
     return snap
+
+
+def written_kinds(changes: Changes) -> set[str] | None:
+    """The kinds a write of `changes` may alter; None for any (an orphaning delete rewrites the
+    owner's dependents, whatever their kind)."""
+    kinds = {o["kind"] for o in changes.creates + changes.updates}
+    kinds.update(kind for kind, *_ in changes.statuses)
+    for kind, _, _, propagation in changes.deletes:
+        if propagation == "orphan":
+            return None
+        kinds.add(kind)
+    return kinds
 
 
 def write_changes(store: Store, changes: Changes) -> int:

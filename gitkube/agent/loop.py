@@ -18,12 +18,13 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from gitkube.agent.controllers import default_controllers, take_snapshot, write_changes
+from gitkube.agent.controllers import default_controllers, take_snapshot, write_changes, written_kinds
 from gitkube.agent.executor import Executor
 from gitkube.agent.kubelet import Kubelet
 from gitkube.agent.nodes import NodePool, ensure_local_node
 from gitkube.agent.prober import Prober
 from gitkube.agent.scheduler import schedule
+from gitkube.controllers.base import Snapshot
 from gitkube.proxy.service_proxy import ServiceProxy
 from gitkube.store.base import Store
 
@@ -121,7 +122,7 @@ class Agent:
     def _watch_store(self) -> None:
         rev = self.store.revision()
         while not self._stop.is_set():
-            new = self.store.wait_for_change(rev, 1.0)
+            new = self.store.wait_for_change(rev, 0.1)  # short slices: close() joins this thread
             if new != rev:
                 rev = new
                 self._wake.set()
@@ -132,23 +133,7 @@ class Agent:
         if not self.has_lease:
             return LEASE_TTL / 3
         self.passes += 1
-        now = self.clock()
-        next_pass = self.resync
-        snap = take_snapshot(self.store, now)
-        written = 0
-        for controller in self.controllers:
-            try:
-                changes = controller.sync(snap)
-                written += write_changes(self.store, changes)
-            except Exception as exc:  # one broken controller must not stop the others or the kubelet
-                log.warning("controller %s failed: %s", controller.name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
-                next_pass = min(next_pass, 1.0)
-                continue
-            if changes.requeue_after is not None:
-                next_pass = min(next_pass, changes.requeue_after)
-            if written:  # later controllers see what earlier ones created
-                snap = take_snapshot(self.store, now)
-                written = 0
+        snap, next_pass = self._run_controllers(self.resync)
         node_objs = snap.of("Node")
         self.nodes.sync(node_objs)
         pods = snap.of("Pod")
@@ -170,7 +155,31 @@ class Agent:
             if result.requeue_after is not None:
                 next_pass = min(next_pass, result.requeue_after)
         self._write(statuses, events)
+        if statuses:  # the controllers act on the new pod states now rather than a pass later
+            snap, next_pass = self._run_controllers(next_pass, take_snapshot(self.store, self.clock(), snap, ["Pod"]))
+            self._bind(snap.of("Pod"), snap.of("Node"))
+            self.proxy.sync(snap, ready)  # Endpoints that followed the pods' readiness
         return next_pass
+
+    def _run_controllers(self, next_pass: float, snap: Snapshot | None = None) -> tuple[Snapshot, float]:
+        """Every controller in turn on a snapshot (`snap`, else a fresh one), each one's changes
+        written in its own transaction; returns the snapshot after the last write and the earliest
+        time a controller asked for."""
+        if snap is None:
+            snap = take_snapshot(self.store, self.clock())
+        for controller in self.controllers:
+            try:
+                changes = controller.sync(snap)
+                written = write_changes(self.store, changes)
+            except Exception as exc:  # one broken controller must not stop the others or the kubelet
+                log.warning("controller %s failed: %s", controller.name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+                next_pass = min(next_pass, 1.0)
+                continue
+            if changes.requeue_after is not None:
+                next_pass = min(next_pass, changes.requeue_after)
+            if written:  # later controllers see what earlier ones wrote
+                snap = take_snapshot(self.store, snap.now, snap, written_kinds(changes))
+        return snap, next_pass
 
     def _observe(self, nodes: list) -> dict[str, list]:
         """List every ready node's containers in parallel; a node that fails is left out."""

@@ -3,7 +3,8 @@
 Adopts matching orphans, releases owned pods whose labels stop matching (they keep running and
 a replacement is created), creates from the template with generated names, and on scale-down
 deletes in Kubernetes' order. Creation is slow-started: while no pod of the set has started a
-container, one pod at a time; while any pod is failing (bad image, crash loop), none.
+container, at most SLOW_START_BATCH pods wait to start; while any pod is failing (bad image, crash
+loop), none are created.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from gitkube.controllers.base import (Changes, Snapshot, controller_ref, has_sta
 from gitkube.errors import SelectorError
 from gitkube.labels.selector import Selector, from_label_selector, from_map
 
+#: Pods a set may have waiting for their first start while none of it has started yet: enough to keep
+#: the kubelet's workers busy from the first pass, few enough that a bad image costs a handful of
+#: failed starts rather than one per replica.
+SLOW_START_BATCH = 8
 PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 
@@ -132,7 +137,7 @@ def sync_replicas(owner: dict, pods: list[dict], now: float) -> Changes:
         if failing:
             allowed = 0
         elif not started:
-            allowed = max(0, 1 - unstarted)
+            allowed = max(0, SLOW_START_BATCH - unstarted)
         else:
             allowed = want - len(active)
         for _ in range(min(want - len(active), allowed)):

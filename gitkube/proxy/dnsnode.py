@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from gitkube.errors import TransientError
+from gitkube.proxy import nodehelper
 from gitkube.proxy.iptables import Runner
 from gitkube.proxy.nodehelper import BOOT
 
@@ -41,6 +42,13 @@ def upstream_setting() -> str:
 
 
 def _call(node: Runner, python: str, request: dict, timeout: float) -> dict:
+    from gitkube.runtime.connection import LocalConnection
+
+    if isinstance(node, LocalConnection):  # this machine: the helper runs here, no interpreter to start
+        try:
+            return nodehelper.handle(request)
+        except Exception as exc:  # as the node-side boot reports it
+            return {"ok": False, "started": False, "pid": 0, "error": f"{type(exc).__name__}: {exc}"}
     helper, _, _ = sources()
     rc, out, err = node.run([python, "-c", BOOT], input=json.dumps({**request, "helper": helper}).encode(),
                             timeout=timeout)

@@ -22,6 +22,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 # The argv the agent runs: a constant program that executes the helper sent on stdin.
@@ -36,7 +37,7 @@ def _write(path: str, text: str) -> bool:
                 return False
     except OSError:
         pass
-    tmp = f"{path}.{os.getpid()}.tmp"
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"  # the agent's threads may run this too
     with open(tmp, "w") as f:
         f.write(text)
     os.chmod(tmp, 0o644)

@@ -33,6 +33,9 @@ from gitkube.proxy.model import ServicePort, service_ports
 
 log = logging.getLogger("gitkube.proxy")
 
+#: The records change with every pod that starts (its IP becomes a client); a burst of starts is
+#: taken up by one update per interval rather than one command on the host each.
+DNS_MIN_INTERVAL = 0.25
 LOCALNET = ["sysctl", "-w", "net.ipv4.conf.all.route_localnet=1"]
 
 
@@ -312,6 +315,7 @@ class _DnsKeeper:
                 self._done, self._failed, self._failures = text, "", 0
                 for n in nodes:
                     facts.set_dns_state(n.url, None)
+                self._stop.wait(DNS_MIN_INTERVAL)
             except Exception as exc:
                 self._done, self._failed = "", text
                 self._failures += 1

@@ -66,7 +66,8 @@ def test_node_port_balance_affinity_readiness_and_scale(svc_cluster):
     in_pod(c, victim, "rm /w/ready")
     wait_endpoints(c, "kubia-http", ips - {victim_ip})
     assert victim_ip in endpoint_ips(c, "kubia-http", "notReadyAddresses")
-    c.wait(lambda: victim not in spread("127.0.0.1", np_, 10), timeout=10, interval=0.1,
+    # 30 requests all missing one of three pods by chance: (2/3)^30, never
+    c.wait(lambda: victim not in spread("127.0.0.1", np_, 30), timeout=10, interval=0.1,
            what="the rules to follow the Endpoints")
     during = spread("127.0.0.1", np_, 40)
     assert victim not in during and len(during) == 2, during

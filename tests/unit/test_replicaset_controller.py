@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from gitkube.controllers.base import Snapshot
 from gitkube.controllers.gc import GarbageCollector
-from gitkube.controllers.replicaset import ReplicaSetController, deletion_order
+from gitkube.controllers.replicaset import SLOW_START_BATCH, ReplicaSetController, deletion_order
 
 _uid = itertools.count(1)
 
@@ -52,8 +52,9 @@ def plan(owner, pods, now=0.0):
 
 
 @pytest.mark.parametrize("replicas, existing, creates, deletes", [
-    (3, 0, 1, 0), (3, 3, 0, 0), (3, 1, 2, 0), (3, 5, 0, 2), (0, 2, 0, 2),
-], ids=["an empty set first creates one pod (slow start)", "a full set does nothing",
+    (3, 0, 3, 0), (20, 0, SLOW_START_BATCH, 0), (3, 3, 0, 0), (3, 1, 2, 0), (3, 5, 0, 2), (0, 2, 0, 2),
+], ids=["an empty small set creates all its pods", "an empty large set first creates one batch (slow start)",
+        "a full set does nothing",
         "a set with a started pod creates all that are missing", "a set with too many pods deletes the surplus",
         "scaling to zero deletes every pod"])
 def test_replica_counts(replicas, existing, creates, deletes):
@@ -75,11 +76,17 @@ def test_created_pods_come_from_the_template_with_a_generated_name_and_owner():
 
 
 def test_slow_start_waits_for_the_first_pod_to_start_and_stops_on_failing_pods():
-    owner = rs(5)
-    assert len(plan(owner, [pod("a", owner=owner, started=False, ready=False, phase="Pending")]).creates) == 0
+    owner = rs(20)
+    waiting = [pod(f"w{i}", owner=owner, started=False, ready=False, phase="Pending") for i in range(3)]
+    changes = plan(owner, waiting)
+    assert len(changes.creates) == SLOW_START_BATCH - 3  # the batch is topped up, not exceeded
+    assert changes.requeue_after is not None
+    full_batch = [pod(f"w{i}", owner=owner, started=False, ready=False, phase="Pending")
+                  for i in range(SLOW_START_BATCH)]
+    assert len(plan(owner, full_batch).creates) == 0
     failing = pod("a", owner=owner, waiting="ImagePullBackOff", ready=False, phase="Pending")
     assert len(plan(owner, [failing, pod("b", owner=owner)]).creates) == 0
-    assert len(plan(owner, [pod("a", owner=owner)]).creates) == 4
+    assert len(plan(owner, [pod("a", owner=owner)]).creates) == 19
 
 
 def test_an_orphan_with_matching_labels_is_adopted_and_counted():

@@ -25,7 +25,7 @@ from gitkube.controllers.daemonset import DaemonSetController  # noqa: E402
 from gitkube.controllers.deployment import CHANGE_CAUSE, REVISION, DeploymentController  # noqa: E402
 from gitkube.controllers.gc import GarbageCollector  # noqa: E402
 from gitkube.controllers.hashing import POD_TEMPLATE_HASH  # noqa: E402
-from gitkube.controllers.replicaset import ReplicaSetController  # noqa: E402
+from gitkube.controllers.replicaset import SLOW_START_BATCH, ReplicaSetController  # noqa: E402
 from gitkube.store import open_store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,12 +127,13 @@ def test_status_accepts_the_ways_kubectl_names_a_deployment(rolled, resource):
 
 
 def test_status_without_watch_prints_once_mid_rollout(store, state):
-    store.create(deployment("v1", replicas=3))
-    step(store, ready=False)  # the ReplicaSet and its first pod (slow start) exist, nothing is ready
+    store.create(deployment("v1", replicas=SLOW_START_BATCH + 2))
+    step(store, ready=False)  # the ReplicaSet and its first batch of pods (slow start) exist, nothing is ready
     step(store, ready=False)
     r = gk(state, "rollout", "status", "deploy/web", "--watch=false")
     assert r.code == 0
-    assert r.out == 'Waiting for deployment "web" rollout to finish: 1 out of 3 new replicas have been updated...\n'
+    assert r.out == (f'Waiting for deployment "web" rollout to finish: {SLOW_START_BATCH} out of '
+                     f'{SLOW_START_BATCH + 2} new replicas have been updated...\n')
 
 
 def test_status_watches_until_the_rollout_is_done(store, state):
