@@ -450,164 +450,66 @@ def run_ssh(quick: bool = False, sizes: list[int] | None = None, reps: int | Non
 
 # --- diagnosis: where the agent's overhead comes from --------------------------------------------
 
-def diagnose(n: int = 50, variants: tuple[str, ...] = ("baseline", "no-self-events", "debounce"), reps: int = 1
-             ) -> list[dict]:
-    """Cold start of `n` pods with the agent in this process (what `apply --wait` runs), counting
-    passes, Docker requests (at gitkube's HTTP adapter) and this process's CPU. Variants change the
-    agent's wake-ups by patching it in this process only (gitkube itself is not modified):
-
-    * baseline       -- as shipped;
-    * no-self-events -- the Docker event watcher wakes the loop only for die/destroy/oom, not for the
-                        create/start events of gitkube's own actions (their completion wakes it anyway);
-    * debounce       -- at least 150 ms between the start of one pass and the next.
-
-    Wall times are as noisy as the machine; passes, requests and CPU are not."""
+def diagnose(n: int = 50, reps: int = 1) -> dict:
+    """Cold start of `n` pods (what `apply --wait` runs) and then their scale-down to 0, with the
+    agent in this process: passes, Docker requests by kind (counted at gitkube's HTTP adapter) and
+    this process's CPU. Wall times are as noisy as the machine; passes, requests and CPU are not."""
     import resource
-    import threading
     from collections import Counter
 
     import gitkube.agent.loop as loop
     from bench.bench_agent_idle import count_requests
     from gitkube.agent.wait import wait_for
-    from gitkube.runtime.labels import MANAGED_BY, MANAGED_BY_VALUE
     from gitkube.store.base import ObjectKey
 
     api = docker_api()
     ensure_images(api)
     work = workdir()
-    orig_step, orig_events = loop.Agent.step, loop.Agent._events
-    rows = []
+    orig_step = loop.Agent.step
+    out: dict[str, list[dict]] = {"cold_start": [], "scale_down": []}
     for rep in range(reps):
-        for v in variants:
-            c = GkCluster(work, f"diag-{v}-{rep}")
-            c.cli("apply", "-f", "-", stdin=replicaset_yaml(RS, n))
-            store = c.store()
-            starts: list[float] = []
-            durations: list[float] = []
+        c = GkCluster(work, f"diag-{rep}")
+        c.cli("apply", "-f", "-", stdin=replicaset_yaml(RS, n))
+        store = c.store()
+        try:
+            for phase in ("cold_start", "scale_down"):
+                passes = [0]
 
-            def step(self, v=v, starts=starts, durations=durations):
-                if v == "debounce" and starts:
-                    time.sleep(max(0.0, 0.15 - (time.perf_counter() - starts[-1])))
-                starts.append(time.perf_counter())
-                try:
+                def step(self, passes=passes):
+                    passes[0] += 1
                     return orig_step(self)
-                finally:
-                    durations.append(time.perf_counter() - starts[-1])
 
-            def events(self, node):
-                with suppress(Exception):
-                    for ev in node.conn.api.events(decode=True, filters={
-                            "label": f"{MANAGED_BY}={MANAGED_BY_VALUE}", "type": "container"}):
-                        if self._stop.is_set():
-                            break
-                        if ev.get("Action") in ("die", "destroy", "oom"):
-                            self._wake.set()
-
-            loop.Agent.step = step
-            if v == "no-self-events":
-                loop.Agent._events = events
-            requests: Counter = Counter()
-            try:
+                loop.Agent.step = step
+                requests: Counter = Counter()
+                if phase == "scale_down":
+                    rs = store.get("ReplicaSet", "default", RS)
+                    rs["spec"]["replicas"] = 0
+                    store.update(rs)
                 r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
                 with count_requests(requests):
-                    res = wait_for(store, [ObjectKey("apps", "ReplicaSet", "default", RS)], 300, None,
-                                   agent_factory=lambda: loop.Agent(store))
+                    if phase == "cold_start":
+                        ok = wait_for(store, [ObjectKey("apps", "ReplicaSet", "default", RS)], 300, None,
+                                      agent_factory=lambda: loop.Agent(store)).ok
+                    else:
+                        ok = loop.Agent(store).run(
+                            until=lambda: not api.containers(all=True, filters={"label": c.label}),
+                            timeout=max(120, 2 * n))
                 wall, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
-            finally:
-                loop.Agent.step, loop.Agent._events = orig_step, orig_events
-                for t in threading.enumerate():  # see bench_agent_idle.idle_in_process
-                    if t.name == "store-watch":
-                        t.join(5)
-                store.close()
-                c.destroy(api)
-            row = {"variant": v, "ok": res.ok, "wall_s": round(wall, 2),
-                   "cpu_s": round((r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime), 2),
-                   "passes": len(durations), "pass_time_s": round(sum(durations), 2),
-                   "requests": sum(requests.values()), "lists": requests["GET /containers/json"],
-                   "inspects": requests["GET /containers/<id>/json"],
-                   "image_inspects": sum(v2 for k, v2 in requests.items() if k.startswith("GET /images/"))}
-            rows.append(row)
-            log("diagnose " + " ".join(f"{k}={v2}" for k, v2 in row.items()))
-    return rows
-
-
-def diagnose_down(n: int = 50, variants: tuple[str, ...] = ("baseline", "pod-list"), reps: int = 1) -> list[dict]:
-    """Scale-down of `n` pods to 0 with the agent in this process, as shipped and with
-    `Kubelet._terminate` patched (in this process only) to list just the pod's own containers (label
-    filter, no inspects) and to skip the volume listing for pods without emptyDir volumes."""
-    import resource
-    import threading
-    from collections import Counter
-    from concurrent.futures import ThreadPoolExecutor
-
-    import gitkube.agent.loop as loop
-    from bench.bench_agent_idle import count_requests
-    from gitkube.agent.kubelet import Kubelet
-    from gitkube.runtime import labels as L
-
-    api = docker_api()
-    ensure_images(api)
-    work = workdir()
-    orig_terminate, orig_step = Kubelet._terminate, loop.Agent.step
-
-    def terminate(self, node, pod, mine, grace):
-        rt, md = node.runtime, pod["metadata"]
-        rows = rt.api.containers(all=True, filters={"label": [f"{L.POD_UID}={md['uid']}", f"{L.NODE}={rt.node_name}"]})
-        apps = [r["Id"] for r in rows if (r.get("Labels") or {}).get(L.CONTAINER_NAME) != L.SANDBOX
-                and r.get("State") == "running"]
-        if apps:
-            with ThreadPoolExecutor(min(len(apps), 8)) as pool:
-                list(pool.map(lambda cid: rt.stop(cid, grace), apps))
-        for r in rows:
-            rt.remove(r["Id"])
-        if any("emptyDir" in v for v in (pod.get("spec") or {}).get("volumes") or []):
-            rt.remove_pod_volumes(md["uid"])
-        with self.store.atomic():
-            now = self.store.get("Pod", md["namespace"], md["name"])
-            if now is not None and now["metadata"]["uid"] == md["uid"]:
-                self.store.remove("Pod", md["namespace"], md["name"])
-
-    rows_out = []
-    for rep in range(reps):
-        for v in variants:
-            c = GkCluster(work, f"diagdown-{v}-{rep}")
-            c.cli("apply", "-f", "-", "--wait", stdin=replicaset_yaml(RS, n), timeout=APPLY_TIMEOUT)
-            store = c.store()
-            passes = [0]
-
-            def step(self):
-                passes[0] += 1
-                return orig_step(self)
-
-            loop.Agent.step = step
-            if v == "pod-list":
-                Kubelet._terminate = terminate
-            requests: Counter = Counter()
-            try:
-                rs = store.get("ReplicaSet", "default", RS)
-                rs["spec"]["replicas"] = 0
-                r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-                store.update(rs)
-                with count_requests(requests):
-                    agent = loop.Agent(store)
-                    ok = agent.run(until=lambda: not api.containers(all=True, filters={"label": c.label}),
-                                   timeout=max(120, 2 * n))
-                wall, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
-            finally:
-                Kubelet._terminate, loop.Agent.step = orig_terminate, orig_step
-                for t in threading.enumerate():
-                    if t.name == "store-watch":
-                        t.join(5)
-                store.close()
-                c.destroy(api)
-            row = {"variant": v, "ok": ok, "wall_s": round(wall, 2),
-                   "cpu_s": round((r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime), 2),
-                   "passes": passes[0], "requests": sum(requests.values()),
-                   "lists": requests["GET /containers/json"], "inspects": requests["GET /containers/<id>/json"],
-                   "volume_lists": requests["GET /volumes"]}
-            rows_out.append(row)
-            log("diagnose-down " + " ".join(f"{k}={v2}" for k, v2 in row.items()))
-    return rows_out
+                loop.Agent.step = orig_step
+                row = {"phase": phase, "ok": ok, "wall_s": round(wall, 2),
+                       "cpu_s": round((r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime), 2),
+                       "passes": passes[0], "requests": sum(requests.values()),
+                       "per_pod": round(sum(requests.values()) / n, 1),
+                       "lists": requests["GET /containers/json"], "inspects": requests["GET /containers/<id>/json"],
+                       "image_inspects": sum(v for k, v in requests.items() if k.startswith("GET /images/")),
+                       "volume_lists": requests["GET /volumes"]}
+                out[phase].append(row)
+                log("diagnose " + " ".join(f"{k}={v}" for k, v in row.items()))
+        finally:
+            loop.Agent.step = orig_step
+            store.close()
+            c.destroy(api)
+    return out
 
 
 def main() -> None:
@@ -619,16 +521,15 @@ def main() -> None:
     ap.add_argument("--peers", help="comma-separated: sdk,swarm,compose (default: all; quick: sdk)")
     ap.add_argument("--ssh", action="store_true", help="run the SSH-vs-local benchmark instead")
     ap.add_argument("--diagnose", type=int, metavar="N",
-                    help="in-process cold start and scale-down of N pods: agent passes, Docker requests and CPU, "
-                         "as shipped and with the agent patched in this process (see diagnose(), diagnose_down())")
+                    help="in-process cold start and scale-down of N pods: agent passes, Docker requests and CPU "
+                         "(see diagnose())")
     a = ap.parse_args()
     install_cleanup()
     if a.diagnose:
         from bench.harness import shared_engine_guard
 
         with shared_engine_guard():
-            print(json.dumps({"cold_start": diagnose(a.diagnose, reps=a.reps or 1),
-                              "scale_down": diagnose_down(a.diagnose, reps=a.reps or 1)}, indent=1))
+            print(json.dumps(diagnose(a.diagnose, reps=a.reps or 1), indent=1))
         return
     sizes = [int(x) for x in a.sizes.split(",")] if a.sizes else None
     if a.ssh:

@@ -185,10 +185,10 @@ class Kubelet:
         rt = node.runtime
         apps = [c for c in mine if c.container != SANDBOX and c.state == "running"]
         if len(apps) == 1:
-            rt.stop(apps[0].id, grace)
+            rt.stop(apps[0].id, grace, departing=True)
         elif apps:
             with ThreadPoolExecutor(min(len(apps), 8)) as pool:
-                list(pool.map(lambda c: rt.stop(c.id, grace), apps))
+                list(pool.map(lambda c: rt.stop(c.id, grace, departing=True), apps))
         for c in mine:
             rt.remove(c.id)
         if any("emptyDir" in v for v in (pod.get("spec") or {}).get("volumes") or []):

@@ -133,6 +133,9 @@ class PodRuntime:
         # Kept apart from _details, which a list running concurrently may replace wholesale.
         self._started: dict[str, tuple[_StateDetail, float]] = {}
         self._images_present: dict[str, float] = {}  # image -> time.monotonic() it was last seen
+        # Containers on their way out with their pod (stop then remove): how they ended is of no
+        # interest, so a list that sees them exited does not inspect them. id -> time.monotonic().
+        self._going: dict[str, float] = {}
 
     # -- observing ---------------------------------------------------------------------------
 
@@ -156,20 +159,27 @@ class PodRuntime:
             m = _EXIT_IN_STATUS.search(row.get("Status") or "")
             key = (row.get("State") or "", m.group(1) if m else "")
             cached = self._details.get(row["Id"])
-            if cached is None and key == _RUNNING_KEY and row["Id"] in self._started:
-                cached = (key, self._started[row["Id"]][0])
+            if (cached is None or cached[0] != key) and key == _RUNNING_KEY and row["Id"] in self._started:
+                cached = (key, self._started[row["Id"]][0])  # an earlier list may have seen it "created"
             if cached is None or cached[0] != key:
-                # a never-started container has nothing to inspect for
-                detail = _StateDetail() if key[0] == "created" else self._inspect_state(row["Id"])
+                # a never-started container has nothing to inspect for, a departing one nothing of use
+                if key[0] == "created" or (key != _RUNNING_KEY and row["Id"] in self._going):
+                    detail = _StateDetail()
+                else:
+                    detail = self._inspect_state(row["Id"])
                 if detail is None:  # removed between the list and the inspect
                     continue
                 cached = (key, detail)
             details[row["Id"]] = cached
             observed.append(_observe_row(row, cached[1]))
         self._details = details
-        if self._started:  # seen by this list (now in _details), or too old to be still unseen
+        if self._going:
             cutoff = time.monotonic() - 60.0
-            self._started = {cid: v for cid, v in self._started.items() if cid not in details and v[1] > cutoff}
+            self._going = {cid: t for cid, t in self._going.items() if t > cutoff}
+        if self._started:  # seen running by this list (now in _details), or too old to be still unseen
+            cutoff = time.monotonic() - 60.0
+            self._started = {cid: v for cid, v in self._started.items()
+                             if v[1] > cutoff and (cid not in details or details[cid][0] != _RUNNING_KEY)}
         return observed
 
     def _inspect_state(self, container_id: str) -> _StateDetail | None:
@@ -452,14 +462,18 @@ class PodRuntime:
 
     # -- stopping and removing -----------------------------------------------------------------
 
-    def stop(self, container_id: str, grace_seconds: int) -> None:
+    def stop(self, container_id: str, grace_seconds: int, *, departing: bool = False) -> None:
         """Stop signal (SIGTERM or the image's STOPSIGNAL), SIGKILL after the grace period; a
-        container that is already stopped or gone is fine."""
+        container that is already stopped or gone is fine. `departing`: it is removed next, with its
+        pod, and nobody needs its exit status."""
+        if departing:
+            self._going[container_id] = time.monotonic()
         with _mapped(f"stop container {container_id[:12]}"), suppress(docker.errors.NotFound):
             self.api.stop(container_id, timeout=max(0, int(grace_seconds)))
 
     def remove(self, container_id: str) -> None:
         """Force-remove (SIGKILL if running) with its anonymous volumes; gone already is fine."""
+        self._going[container_id] = time.monotonic()
         with _mapped(f"remove container {container_id[:12]}"):
             try:
                 self.api.remove_container(container_id, v=True, force=True)
