@@ -35,7 +35,10 @@ LEASE_TTL = 15.0
 RESYNC_SECONDS = 10.0
 #: Least time from the start of one pass to the start of the next: the wake-ups of a burst (finished
 #: actions, Docker events, the pass's own status writes) are taken up by one pass, not one each.
+#: While every worker is busy the queue already holds what the next pass would add, so the gap
+#: grows with the work in flight, up to BUSY_PASS_GAP (fewer container lists for the engine to walk).
 MIN_PASS_GAP = 0.15
+BUSY_PASS_GAP = 0.5
 #: Docker events that mean a container changed behind the agent's back; the outcome of its own
 #: actions (create, start, kill) wakes the loop when the action finishes.
 WAKE_EVENTS = frozenset({"die", "destroy", "oom"})
@@ -52,6 +55,7 @@ class Agent:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self.workers = workers
         self.executor = Executor(workers, self.wake)
         self.prober = Prober(self.wake)
         pool_args = {k: v for k, v in (("heartbeat", heartbeat), ("grace", node_grace)) if v is not None}
@@ -96,13 +100,17 @@ class Agent:
                         return False
                     delay = min(delay, left)
                 self._wake.wait(delay)
-                rest = MIN_PASS_GAP - (time.monotonic() - started)
+                rest = self._pass_gap() - (time.monotonic() - started)
                 if rest > 0:
                     self._stop.wait(rest)
             return False
         finally:
             self._stop.set()
             self.close()
+
+    def _pass_gap(self) -> float:
+        busy = min(self.executor.in_flight, self.workers) / self.workers
+        return MIN_PASS_GAP + (BUSY_PASS_GAP - MIN_PASS_GAP) * busy
 
     def close(self) -> None:
         self._stop.set()
