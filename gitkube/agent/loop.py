@@ -130,7 +130,7 @@ class Agent:
     def _watch_store(self) -> None:
         rev = self.store.revision()
         while not self._stop.is_set():
-            new = self.store.wait_for_change(rev, 0.1)  # short slices: close() joins this thread
+            new = self.store.wait_for_change(rev, 1.0, cancel=self._stop)  # close() joins this thread
             if new != rev:
                 rev = new
                 self._wake.set()

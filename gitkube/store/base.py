@@ -11,6 +11,8 @@ Protocol. Callers never see SQL.
 
 from __future__ import annotations
 
+import threading
+
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Literal, Protocol
@@ -80,9 +82,10 @@ class Store(Protocol):
     def revision(self) -> int:
         """The current global revision (the highest resourceVersion written)."""
 
-    def wait_for_change(self, since: int, timeout: float) -> int:
-        """Block until the revision exceeds `since` or `timeout` seconds pass; return the revision.
-        Cheap enough to call in a loop from another process (no busy polling of big tables)."""
+    def wait_for_change(self, since: int, timeout: float, cancel: threading.Event | None = None) -> int:
+        """Block until the revision exceeds `since`, `timeout` seconds pass or `cancel` is set;
+        return the revision. Cheap enough to call in a loop from another process (no busy polling
+        of big tables)."""
 
     # --- writes ----------------------------------------------------------------------------
     def atomic(self) -> AbstractContextManager[None]:

@@ -296,7 +296,7 @@ class SqliteStore:
         return self._read(lambda: self._conn.execute(
             "SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
 
-    def wait_for_change(self, since: int, timeout: float) -> int:
+    def wait_for_change(self, since: int, timeout: float, cancel: threading.Event | None = None) -> int:
         """Poll the one-row revision counter, 10 ms doubling to 50 ms: a wake-up within ~50 ms of a
         write in any process, for a few microseconds of work per poll."""
         deadline = time.monotonic() + timeout
@@ -304,9 +304,12 @@ class SqliteStore:
         while True:
             rev = self.revision()
             remaining = deadline - time.monotonic()
-            if rev > since or remaining <= 0:
+            if rev > since or remaining <= 0 or (cancel is not None and cancel.is_set()):
                 return rev
-            time.sleep(min(delay, remaining))
+            if cancel is None:
+                time.sleep(min(delay, remaining))
+            else:
+                cancel.wait(min(delay, remaining))
             delay = min(delay * 2, 0.05)
 
     # --- writes ----------------------------------------------------------------------------

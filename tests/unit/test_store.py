@@ -484,6 +484,14 @@ def test_wait_for_change_wakes_on_a_write_through_another_connection(store, tmp_
     writer.close()
 
 
+def test_wait_for_change_returns_when_cancelled(store):
+    cancel = threading.Event()
+    threading.Timer(0.2, cancel.set).start()
+    start = time.monotonic()
+    assert store.wait_for_change(0, 5, cancel=cancel) == 0
+    assert 0.15 < time.monotonic() - start < 1.0  # the cancel, not the timeout
+
+
 # --- events, inventory, leases ------------------------------------------------------------------
 
 def test_events_are_deduplicated_by_object_reason_and_message(store, clock):
