@@ -4,7 +4,7 @@ written in its own transaction, conflicts dropped for the next pass to redo."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection
 
 from gitkube.controllers.base import Changes, Controller, Snapshot
 from gitkube.errors import AlreadyExists, Conflict, NotFound
@@ -33,13 +33,12 @@ def default_controllers(eviction_timeout: float | None = None) -> list[Controlle
 
 
 def take_snapshot(store: Store, now: float, base: Snapshot | None = None,
-                  kinds: Iterable[str] | None = None) -> Snapshot:
+                  kinds: Collection[str] | None = None) -> Snapshot:
     """Every snapshot kind from the store; with `base`, only `kinds` are read again (None: all)."""
-    snap = Snapshot(now)
-    if base is not None and kinds is not None:
-        snap.objects.update(base.objects)
-    for kind in SNAPSHOT_KINDS if kinds is None or base is None else kinds:
-        if kind in SNAPSHOT_KINDS:
+    partial = base is not None and kinds is not None
+    snap = Snapshot(now, dict(base.objects) if partial else {})
+    for kind in SNAPSHOT_KINDS:
+        if not partial or kind in kinds:
             snap.objects[kind] = store.list(kind)
     return snap
 

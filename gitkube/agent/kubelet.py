@@ -184,9 +184,7 @@ class Kubelet:
         behind gitkube's back) is an orphan once the pod is gone, and removed as such."""
         rt = node.runtime
         apps = [c for c in mine if c.container != SANDBOX and c.state == "running"]
-        if len(apps) == 1:
-            rt.stop(apps[0].id, grace, departing=True)
-        elif apps:
+        if apps:
             with ThreadPoolExecutor(min(len(apps), 8)) as pool:
                 list(pool.map(lambda c: rt.stop(c.id, grace, departing=True), apps))
         for c in mine:

@@ -15,7 +15,6 @@ from pathlib import Path
 from gitkube.errors import TransientError
 from gitkube.proxy import nodehelper
 from gitkube.proxy.iptables import Runner
-from gitkube.proxy.nodehelper import BOOT
 
 ROOT = "/run/gitkube/dns"
 PORT = 53
@@ -50,7 +49,7 @@ def _call(node: Runner, python: str, request: dict, timeout: float) -> dict:
         except Exception as exc:  # as the node-side boot reports it
             return {"ok": False, "started": False, "pid": 0, "error": f"{type(exc).__name__}: {exc}"}
     helper, _, _ = sources()
-    rc, out, err = node.run([python, "-c", BOOT], input=json.dumps({**request, "helper": helper}).encode(),
+    rc, out, err = node.run([python, "-c", nodehelper.BOOT], input=json.dumps({**request, "helper": helper}).encode(),
                             timeout=timeout)
     if rc == 127:
         raise TransientError(f"{python} not found on the node: cluster DNS needs python3 there")

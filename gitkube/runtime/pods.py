@@ -173,11 +173,10 @@ class PodRuntime:
             details[row["Id"]] = cached
             observed.append(_observe_row(row, cached[1]))
         self._details = details
+        cutoff = time.monotonic() - 60.0
         if self._going:
-            cutoff = time.monotonic() - 60.0
             self._going = {cid: t for cid, t in self._going.items() if t > cutoff}
         if self._started:  # seen running by this list (now in _details), or too old to be still unseen
-            cutoff = time.monotonic() - 60.0
             self._started = {cid: v for cid, v in self._started.items()
                              if v[1] > cutoff and (cid not in details or details[cid][0] != _RUNNING_KEY)}
         return observed

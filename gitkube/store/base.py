@@ -11,13 +11,13 @@ Protocol. Callers never see SQL.
 
 from __future__ import annotations
 
-import threading
-
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Literal, Protocol
 
 if TYPE_CHECKING:
+    import threading
+
     from gitkube.labels.selector import Selector
 
 Propagation = Literal["background", "foreground", "orphan"]

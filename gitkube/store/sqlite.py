@@ -300,16 +300,14 @@ class SqliteStore:
         """Poll the one-row revision counter, 10 ms doubling to 50 ms: a wake-up within ~50 ms of a
         write in any process, for a few microseconds of work per poll."""
         deadline = time.monotonic() + timeout
+        cancel = cancel or threading.Event()
         delay = 0.01
         while True:
             rev = self.revision()
             remaining = deadline - time.monotonic()
-            if rev > since or remaining <= 0 or (cancel is not None and cancel.is_set()):
+            if rev > since or remaining <= 0 or cancel.is_set():
                 return rev
-            if cancel is None:
-                time.sleep(min(delay, remaining))
-            else:
-                cancel.wait(min(delay, remaining))
+            cancel.wait(min(delay, remaining))
             delay = min(delay * 2, 0.05)
 
     # --- writes ----------------------------------------------------------------------------
